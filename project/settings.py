@@ -1,0 +1,125 @@
+"""Settings for the echo service. Every value comes from the environment.
+
+README.md lists each variable with its default.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from . import environment as env
+from .channel_layers import channel_layers
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(env.text("STATE_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env.flag("DEBUG", default=False)
+SECRET_KEY = env.text("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set; set it (any long random string) or set DEBUG=1"
+        )
+    SECRET_KEY = "insecure-key-for-DEBUG-only"
+
+ALLOWED_HOSTS = env.words("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env.words("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "channels",
+    "server",
+    "echo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env.text("DATABASE_URL")
+if not DATABASE_URL:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL or f"sqlite:///{STATE_DIR / 'db.sqlite3'}",
+        conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.text("REDIS_URL")
+CHANNEL_LAYERS = channel_layers(
+    REDIS_URL,
+    # Messages a channel may hold before sends to it fail (ChannelFull):
+    # a member that falls this far behind its group is dropped, not buffered.
+    capacity=env.integer("CHANNEL_CAPACITY", 1000, minimum=1),
+    # Seconds an undelivered message lives in Redis.
+    expiry=env.integer("CHANNEL_EXPIRY", 60, minimum=1),
+    # Seconds a group membership lives unless refreshed; consumers leave their
+    # groups on disconnect, so this only reaps the members of a killed worker.
+    group_expiry=env.integer("CHANNEL_GROUP_EXPIRY", 86400, minimum=1),
+)
+
+# The largest WebSocket message, in bytes, that the server accepts; a larger
+# one closes the connection with 1009. Applied to daphne by server.daphne_protocol.
+WEBSOCKET_MAX_MESSAGE_SIZE = env.integer(
+    "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024, minimum=1
+)
+
+STATIC_URL = "static/"
+# Where collectstatic gathers the files (the Dockerfile sets it). Unset, they are
+# served straight from the apps' static folders, so a checkout needs no build step.
+STATIC_ROOT = env.text("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_SECURE = env.flag("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOG_LEVEL = env.text("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "echo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"

@@ -1,0 +1,61 @@
+"""Daphne's WebSocket protocol, corrected where it falls short of RFC 6455.
+
+daphne 4.2 (its ``ws_protocol.WebSocketProtocol``):
+
+- drops an empty outgoing message, because it tests the payload for truth
+  (``if message.get("bytes")``) rather than for presence;
+- closes with a code but never a reason, and only with codes autobahn's
+  ``sendClose`` allows an application (1000, 3000-4999), so 1011 and 1013 fail;
+- leaves autobahn's ``failByDrop`` on, so a message over the size limit or
+  invalid UTF-8 drops the TCP connection instead of closing with 1009 or 1007;
+- answers every client close with 1000 rather than the code the client sent,
+  which RFC 6455 section 5.5.1 says an endpoint echoes.
+
+``install()`` puts the subclass below in daphne's factory. It runs when
+``project.asgi`` is imported, which daphne does before it builds its factory, so
+the plain ``daphne project.asgi:application`` command gets it too.
+"""
+
+from autobahn.util import encode_truncate
+from daphne import ws_protocol
+
+# RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, two of
+# which carry the close code.
+MAX_CLOSE_REASON_BYTES = 123
+
+
+class WebSocketProtocol(ws_protocol.WebSocketProtocol):
+    # Autobahn copies protocol options from the factory only where the protocol
+    # class has none, so these win over daphne's own.
+    failByDrop = False
+    echoCloseCodeReason = True
+
+    def handle_reply(self, message):
+        if self.state != self.STATE_CONNECTING:
+            if message["type"] == "websocket.send":
+                return self.send_message(message)
+            if message["type"] == "websocket.close":
+                return self.serverClose(message.get("code"), message.get("reason"))
+        return super().handle_reply(message)
+
+    def send_message(self, message):
+        text, data = message.get("text"), message.get("bytes")
+        if (text is None) == (data is None):
+            raise ValueError(
+                f"websocket.send needs exactly one of text and bytes, got {message!r}"
+            )
+        if data is not None:
+            self.sendMessage(data, isBinary=True)
+        else:
+            self.sendMessage(text.encode("utf8"), isBinary=False)
+
+    def serverClose(self, code=None, reason=None):
+        encoded = encode_truncate(reason, MAX_CLOSE_REASON_BYTES) if reason else None
+        self.sendCloseFrame(code=code or 1000, reasonUtf8=encoded, isReply=False)
+
+
+def install(max_message_size):
+    """Make daphne build our protocol, with ``max_message_size`` as its limit."""
+    WebSocketProtocol.maxMessagePayloadSize = max_message_size
+    WebSocketProtocol.maxFramePayloadSize = max_message_size
+    ws_protocol.WebSocketFactory.protocol = WebSocketProtocol

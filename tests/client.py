@@ -1,0 +1,34 @@
+"""Helpers for talking to a real server with the websockets client."""
+
+import asyncio
+import urllib.request
+
+import websockets
+
+RECEIVE_SECONDS = 10
+
+
+def ws_url(server, path="/ws/echo/"):
+    return f"ws://127.0.0.1:{server.port}{path}"
+
+
+def connect(server, path="/ws/echo/", **options):
+    options.setdefault("max_size", None)
+    return websockets.connect(ws_url(server, path), **options)
+
+
+async def receive(websocket, seconds=RECEIVE_SECONDS):
+    return await asyncio.wait_for(websocket.recv(), seconds)
+
+
+async def nothing_arrives(websocket, seconds=0.5):
+    try:
+        message = await asyncio.wait_for(websocket.recv(), seconds)
+    except TimeoutError:
+        return True
+    raise AssertionError(f"expected silence, received {message!r}")
+
+
+def http_get(server, path="/"):
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}") as response:
+        return response.status, response.headers, response.read()

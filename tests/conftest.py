@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests import servers
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def server_database_url(tmp_path_factory):
+    """The database the daphne subprocesses use, migrated once.
+
+    DATABASE_URL when it is set (CI sets PostgreSQL), else a fresh SQLite file.
+    """
+    url = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'server.sqlite3'}"
+    )
+    env = servers.service_environment(DATABASE_URL=url)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=servers.REPOSITORY,
+        env=env,
+        check=True,
+    )
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(logs_dir):
+    """REDIS_URL when it is set; otherwise a redis-server of our own."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    redis = servers.start_redis(logs_dir)
+    yield f"redis://127.0.0.1:{redis.port}/0"
+    redis.stop()
+
+
+@pytest.fixture(scope="session")
+def echo_server(logs_dir, server_database_url):
+    """One daphne, started the documented way, on the embedded channel layer."""
+    env = servers.service_environment(DATABASE_URL=server_database_url)
+    server = servers.start_daphne(logs_dir, env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_daphne(logs_dir, server_database_url):
+    """Start daphne processes with extra settings; all are stopped after the test."""
+    started = []
+
+    def start(extra_args=(), **settings):
+        env = servers.service_environment(DATABASE_URL=server_database_url, **settings)
+        server = servers.start_daphne(logs_dir, env, extra_args=extra_args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,67 @@
+"""Settings read from the environment: defaults, parsing, and loud failures."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from project import environment
+from project.channel_layers import channel_layers, redis_host
+
+LAYER_LIMITS = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
+
+
+def test_no_redis_url_means_the_in_memory_layer():
+    assert channel_layers("", **LAYER_LIMITS)["default"]["BACKEND"] == (
+        "channels.layers.InMemoryChannelLayer"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "rediss://user:pw@cache.example:6380/1"]
+)
+def test_redis_urls_go_to_channels_redis_as_addresses(url):
+    layer = channel_layers(url, **LAYER_LIMITS)["default"]
+    assert layer["BACKEND"].startswith("channels_redis.")
+    assert layer["CONFIG"]["hosts"] == [{"address": url}]
+
+
+def test_sentinel_url_names_sentinels_master_database_and_password():
+    assert redis_host("sentinel://:s3cret@10.0.0.1:26379,[::1]:26380/mymaster/2") == {
+        "sentinels": [("10.0.0.1", 26379), ("::1", 26380)],
+        "master_name": "mymaster",
+        "db": 2,
+        "password": "s3cret",
+    }
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:6379", "sentinel://127.0.0.1:26379", "sentinel://h/m"]
+)
+def test_unusable_redis_url_fails_loudly(url):
+    with pytest.raises(ImproperlyConfigured):
+        redis_host(url)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("off", False)])
+def test_flag_reads_common_spellings(monkeypatch, value, expected):
+    monkeypatch.setenv("SOME_FLAG", value)
+    assert environment.flag("SOME_FLAG") is expected
+
+
+def test_flag_refuses_a_word_it_cannot_read(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        environment.flag("SOME_FLAG")
+
+
+def test_integer_refuses_text_and_values_below_its_minimum(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "lots")
+    with pytest.raises(ImproperlyConfigured):
+        environment.integer("SOME_NUMBER", 1)
+    monkeypatch.setenv("SOME_NUMBER", "0")
+    with pytest.raises(ImproperlyConfigured):
+        environment.integer("SOME_NUMBER", 1, minimum=1)
+
+
+def test_words_splits_on_commas_and_drops_blanks(monkeypatch):
+    monkeypatch.setenv("SOME_HOSTS", " a.example, ,b.example ")
+    assert environment.words("SOME_HOSTS", "") == ["a.example", "b.example"]

@@ -1,0 +1,33 @@
+"""Origin policy at the handshake: foreign origins refused, no origin accepted."""
+
+import pytest
+import websockets
+
+from tests.client import connect, receive
+
+pytestmark = pytest.mark.server
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://127.0.0.1", "http://localhost:8000", "https://localhost"]
+)
+async def test_origin_naming_an_allowed_host_is_accepted(echo_server, origin):
+    async with connect(echo_server, origin=origin) as websocket:
+        await websocket.send("hi")
+        assert await receive(websocket) == "hi"
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://127.0.0.1.evil.example", "null"]
+)
+async def test_origin_naming_another_host_is_refused_with_403(echo_server, origin):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(echo_server, origin=origin):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_client_without_origin_is_accepted(echo_server):
+    async with connect(echo_server, origin=None) as websocket:
+        await websocket.send("no origin")
+        assert await receive(websocket) == "no origin"
