@@ -1,14 +1,19 @@
-"""The echo consumer: every message goes back to its sender, type and bytes intact.
+"""The echo consumers: every message goes back, type and bytes intact.
 
-Read it top to bottom: connect, receive, disconnect. To build on it, override
-``deliver`` (where a received message goes) and keep the rest.
+EchoConsumer sends it back to its sender; GroupEchoConsumer to every member of
+a group, on whichever worker process each member is connected. Read each top to
+bottom: connect, receive, disconnect, then the channel-layer event handlers.
 """
 
 import logging
 
-from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import DEFAULT_CHANNEL_LAYER
+from redis.exceptions import RedisError
+
+from server.consumers import LeanWebsocketConsumer
 
 from . import protocol
+from .outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +21,7 @@ logger = logging.getLogger(__name__)
 LOGGED_TEXT_CHARACTERS = 80
 
 
-class EchoConsumer(AsyncWebsocketConsumer):
+class EchoConsumer(LeanWebsocketConsumer):
     """Echoes each message back to the connection that sent it."""
 
     subprotocols = protocol.SUBPROTOCOLS
@@ -39,6 +44,55 @@ class EchoConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         logger.debug("%s closed with %s", self.peer, code)
+
+
+# What the Redis channel layer raises when Redis cannot be reached.
+CHANNEL_LAYER_ERRORS = (RedisError, OSError, TimeoutError)
+channel_layer_outage = Outage("Redis channel layer")
+
+
+class GroupEchoConsumer(EchoConsumer):
+    """Echoes each message to every member of the group named in the URL,
+    the sender included."""
+
+    channel_layer_alias = DEFAULT_CHANNEL_LAYER
+
+    async def __call__(self, scope, receive, send):
+        # Redis can fail under any await: joining, sending, or the layer's
+        # background receive. All end here, so the rule lives in one place.
+        try:
+            await super().__call__(scope, receive, send)
+        except CHANNEL_LAYER_ERRORS as error:
+            channel_layer_outage.failed(error)
+            unavailable = protocol.TRY_AGAIN_LATER
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": unavailable.code,
+                    "reason": unavailable.reason,
+                }
+            )
+
+    async def connect(self):
+        self.group = self.scope["url_route"]["kwargs"]["group"]
+        if not protocol.GROUP_NAME.match(self.group):
+            await self.close()
+            return
+        await super().connect()
+        # Joined after the handshake, so that a Redis failure here reaches the
+        # client as close code 1013 rather than a bare refusal.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups.append(self.group)
+        channel_layer_outage.recovered()
+
+    async def deliver(self, text_data, bytes_data):
+        await self.channel_layer.group_send(
+            self.group, {"type": "echo.message", "text": text_data, "bytes": bytes_data}
+        )
+
+    async def echo_message(self, event):
+        """A group member's message: send it down this connection."""
+        await self.send(text_data=event["text"], bytes_data=event["bytes"])
 
 
 def peer_address(scope):

@@ -1,7 +1,8 @@
 """The ASGI application: ``daphne project.asgi:application``.
 
 HTTP goes to Django. WebSocket handshakes pass the origin check
-(server.origin), then session and user lookup, then the URL router.
+(server.origin), then session and user lookup (server.auth), then the URL
+router.
 Importing this module also gives daphne the corrected WebSocket protocol
 (server.daphne_protocol), with WEBSOCKET_MAX_MESSAGE_SIZE as its limit.
 """
@@ -20,12 +21,12 @@ try:
 except ImproperlyConfigured as error:
     raise SystemExit(f"Configuration error: {error}") from None
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from echo import routing  # noqa: E402
 from server import daphne_protocol  # noqa: E402
+from server.auth import SessionAuthMiddlewareStack  # noqa: E402
 from server.origin import allowed_hosts_or_no_origin  # noqa: E402
 
 daphne_protocol.install(max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE)
@@ -34,7 +35,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_application,
         "websocket": allowed_hosts_or_no_origin(
-            AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+            SessionAuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
         ),
     }
 )

@@ -15,12 +15,12 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 APPLICATION = "project.asgi:application"
-DAPHNE = str(Path(sys.executable).with_name("daphne"))
+# daphne's own command line, on uvloop (server/run_daphne.py).
+DAPHNE = [sys.executable, "-m", "server.run_daphne"]
 # How many not-yet-accepted connections each socket may queue; Linux caps it
 # at net.core.somaxconn.
 LISTEN_BACKLOG = 2048
@@ -32,7 +32,7 @@ STOP_SECONDS = 10
 
 def daphne_command(host, port, daphne_args=()):
     """The command line of a single worker that binds its own address."""
-    return [DAPHNE, "-b", host, "-p", str(port), *daphne_args, APPLICATION]
+    return [*DAPHNE, "-b", host, "-p", str(port), *daphne_args, APPLICATION]
 
 
 def listening_sockets(host, port, count):
@@ -60,7 +60,7 @@ class Workers:
 
     def start(self, listener):
         fd = listener.fileno()
-        command = [DAPHNE, "--fd", str(fd), *self.daphne_args, APPLICATION]
+        command = [*DAPHNE, "--fd", str(fd), *self.daphne_args, APPLICATION]
         child = subprocess.Popen(command, pass_fds=[fd])
         child.started_at = time.monotonic()
         return child

@@ -31,3 +31,11 @@ async def test_client_without_origin_is_accepted(echo_server):
     async with connect(echo_server, origin=None) as websocket:
         await websocket.send("no origin")
         assert await receive(websocket) == "no origin"
+
+
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/echo/a/b/", "/"])
+async def test_unknown_websocket_path_is_refused_with_403(echo_server, path):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(echo_server, path):
+            pass
+    assert refused.value.response.status_code == 403

@@ -1,0 +1,1 @@
+"""The benchmark: ``python -m bench --help``. README.md explains what it measures."""

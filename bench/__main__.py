@@ -1,0 +1,194 @@
+"""python -m bench [--quick] [--modes ...] [--out DIR] [--charts]
+
+Starts each server as a subprocess pinned to core 0, drives it from this
+process pinned to core 1 (picows on uvloop), and prints a table in which each
+figure of ours is also given as a ratio to the two baselines measured in the
+same run. Raw results go to DIR/results.json; --charts draws DIR/*.png.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+from bench import load, targets
+
+MODES = ("echo", "handshakes", "memory", "fanout", "scaling", "layers")
+
+
+class Plan:
+    """How much of each mode to run: the full run, or a few seconds of each."""
+
+    def __init__(self, quick):
+        self.quick = quick
+        self.seconds = 1.0 if quick else 5.0
+        self.echo_connections = (1, 8) if quick else (1, 32, 256)
+        self.handshake_concurrency = 4 if quick else 16
+        self.idle_connections = 100 if quick else 5000
+        self.fanout_members = (10,) if quick else (10, 200, 1000)
+        self.fanout_messages = 50 if quick else 5000
+        self.scaling_connections = 8 if quick else 64
+
+
+def baselines():
+    return [targets.stock_channels(), targets.plain_websockets()]
+
+
+async def measure_echo(plan):
+    rows = []
+    for target in [targets.ours(), *baselines()]:
+        server = target.start()
+        try:
+            for connections in plan.echo_connections:
+                figures = await load.echo_round_trips(
+                    server.url, connections, plan.seconds
+                )
+                rows.append({"target": target.name, **figures})
+        finally:
+            server.stop()
+    return rows
+
+
+async def measure_handshakes(plan):
+    rows = []
+    for target in [targets.ours(), *baselines()]:
+        server = target.start()
+        try:
+            figures = await load.handshakes(
+                server.url, plan.handshake_concurrency, plan.seconds
+            )
+            rows.append({"target": target.name, **figures})
+        finally:
+            server.stop()
+    return rows
+
+
+async def measure_memory(plan):
+    rows = []
+    for target in [targets.ours(), *baselines()]:
+        server = target.start()
+        try:
+            figures = await load.idle_memory(server, server.url, plan.idle_connections)
+            rows.append({"target": target.name, **figures})
+        finally:
+            server.stop()
+    return rows
+
+
+async def fan_out_over_two_workers(plan, redis_url, layer, members):
+    """Members alternate between two single-worker servers, one per core."""
+    workers = [
+        targets.ours(
+            cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer
+        ).start()
+        for core in (0, 1)
+    ]
+    try:
+        urls = [
+            workers[number % 2].url_for("/ws/echo/bench/") for number in range(members)
+        ]
+        return await load.fan_out(urls, plan.fanout_messages, plan.seconds)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+async def measure_fanout(plan, layers=("core",)):
+    redis = targets.redis_server().start()
+    rows = []
+    try:
+        redis_url = f"redis://127.0.0.1:{redis.port}/0"
+        for layer in layers:
+            for members in plan.fanout_members:
+                figures = await fan_out_over_two_workers(
+                    plan, redis_url, layer, members
+                )
+                rows.append({"target": f"ours, {layer} layer", **figures})
+    finally:
+        redis.stop()
+    return rows
+
+
+async def measure_layers(plan):
+    return await measure_fanout(plan, layers=("core", "pubsub"))
+
+
+async def measure_scaling(plan):
+    # Both cores serve; the load generator takes its share of them too.
+    os.sched_setaffinity(0, {targets.SERVER_CORE, targets.CLIENT_CORE})
+    rows = []
+    try:
+        for workers in (1, 2):
+            cores = (targets.SERVER_CORE,) if workers == 1 else (0, 1)
+            server = targets.ours(workers=workers, cores=cores).start()
+            try:
+                figures = await load.echo_round_trips(
+                    server.url, plan.scaling_connections, plan.seconds
+                )
+                rows.append(
+                    {"target": server.target.name, "workers": workers, **figures}
+                )
+            finally:
+                server.stop()
+    finally:
+        os.sched_setaffinity(0, {targets.CLIENT_CORE})
+    return rows
+
+
+MEASURES = {
+    "echo": measure_echo,
+    "handshakes": measure_handshakes,
+    "memory": measure_memory,
+    "fanout": measure_fanout,
+    "scaling": measure_scaling,
+    "layers": measure_layers,
+}
+
+
+async def run(modes, plan):
+    results = {}
+    for mode in modes:
+        started = time.perf_counter()
+        results[mode] = await MEASURES[mode](plan)
+        print(f"[{mode}: {time.perf_counter() - started:.0f} s]", file=sys.stderr)
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few seconds a mode")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--charts", action="store_true", help="draw PNG charts")
+    args = parser.parse_args(argv)
+
+    from bench import report
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    os.sched_setaffinity(0, {targets.CLIENT_CORE})
+    plan = Plan(args.quick)
+    results = uvloop.run(run(args.modes, plan))
+    document = {
+        "command": "python -m bench " + " ".join(argv or sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "quick": args.quick,
+        "results": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(document, indent=2))
+    print(report.table(document))
+    if args.charts:
+        for path in report.charts(document, args.out):
+            print(f"chart: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Load generators on picows, a WebSocket client written in Cython, so that
+the client is not what limits the figures. Each reports its own CPU use."""
+
+import asyncio
+import time
+
+from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
+
+PAYLOAD = b"0123456789abcdef0123456789abcdef"  # 32 bytes of text
+ORIGIN = {"Origin": "http://127.0.0.1"}
+CONNECT_BATCH = 200
+
+
+def percentile(samples, fraction):
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def latency_figures(latencies):
+    return {
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+class Clock:
+    """Wall time and this process's CPU time over one measurement."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    @property
+    def client_cpu(self):
+        return self.cpu / self.wall
+
+
+class EchoLoop(WSListener):
+    """Sends the payload, waits for it to come back, sends again."""
+
+    def __init__(self, run):
+        self.run = run
+        self.sent_at = 0.0
+
+    def send(self, transport):
+        self.sent_at = time.perf_counter()
+        transport.send(WSMsgType.TEXT, PAYLOAD)
+
+    def on_ws_connected(self, transport):
+        self.transport = transport
+
+    def on_ws_frame(self, transport, frame):
+        if frame.msg_type != WSMsgType.TEXT:
+            return
+        if self.run.measuring:
+            self.run.latencies.append(time.perf_counter() - self.sent_at)
+        if self.run.going:
+            self.send(transport)
+
+
+class EchoRun:
+    def __init__(self):
+        self.latencies = []
+        self.measuring = False
+        self.going = True
+
+
+async def connect_many(url, count, listener_factory):
+    transports = []
+    for start in range(0, count, CONNECT_BATCH):
+        batch = min(CONNECT_BATCH, count - start)
+        pairs = await asyncio.gather(
+            *(
+                ws_connect(listener_factory, url, extra_headers=ORIGIN)
+                for _ in range(batch)
+            )
+        )
+        transports.extend(pairs)
+    return transports
+
+
+async def close_all(pairs):
+    for transport, _ in pairs:
+        transport.send_close(WSCloseCode.OK)
+        transport.disconnect()
+    await asyncio.gather(*(transport.wait_disconnected() for transport, _ in pairs))
+
+
+async def echo_round_trips(url, connections, seconds, warmup=1.0):
+    """Closed loop: each connection keeps one 32-byte message in flight."""
+    run = EchoRun()
+    pairs = await connect_many(url, connections, lambda: EchoLoop(run))
+    for transport, listener in pairs:
+        listener.send(transport)
+    await asyncio.sleep(warmup)
+    run.measuring = True
+    with Clock() as clock:
+        await asyncio.sleep(seconds)
+        run.measuring = False
+    run.going = False
+    await asyncio.sleep(0.2)
+    await close_all(pairs)
+    return {
+        "connections": connections,
+        "round_trips_per_s": len(run.latencies) / clock.wall,
+        **latency_figures(run.latencies),
+        "client_cpu": clock.client_cpu,
+    }
+
+
+class Quiet(WSListener):
+    def on_ws_frame(self, transport, frame):
+        pass
+
+
+async def handshakes(url, concurrency, seconds):
+    """Open a connection, close it, repeat, from ``concurrency`` loops at once."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop():
+        nonlocal done
+        while time.perf_counter() < deadline:
+            transport, _ = await ws_connect(Quiet, url, extra_headers=ORIGIN)
+            done += 1
+            transport.send_close(WSCloseCode.OK)
+            transport.disconnect()
+            await transport.wait_disconnected()
+
+    with Clock() as clock:
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return {
+        "concurrency": concurrency,
+        "handshakes_per_s": done / clock.wall,
+        "client_cpu": clock.client_cpu,
+    }
+
+
+async def idle_memory(server, url, count, settle=2.0):
+    """Resident memory the server adds per idle open connection."""
+    await asyncio.sleep(settle)
+    before = server.memory()
+    pairs = await connect_many(url, count, Quiet)
+    await asyncio.sleep(settle)
+    after = server.memory()
+    await close_all(pairs)
+    return {
+        "connections": count,
+        "server_rss_before_mb": before / 2**20,
+        "server_rss_after_mb": after / 2**20,
+        "kb_per_connection": (after - before) / count / 1024,
+    }
+
+
+class Member(WSListener):
+    """A group member: records how long each message took to reach it."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def on_ws_frame(self, transport, frame):
+        if frame.msg_type != WSMsgType.TEXT:
+            return
+        number = int(frame.get_payload_as_ascii_text().split(" ", 1)[0])
+        self.run.delivered(number)
+
+
+class FanOutRun:
+    def __init__(self, members, window):
+        self.members = members
+        self.window = asyncio.Semaphore(window)
+        self.sent_at = {}
+        self.remaining = {}
+        self.latencies = []
+        self.all_done = asyncio.Event()
+        self.outstanding = 0
+
+    def delivered(self, number):
+        self.latencies.append(time.perf_counter() - self.sent_at[number])
+        self.remaining[number] -= 1
+        if self.remaining[number] == 0:
+            del self.remaining[number]
+            self.window.release()
+            if not self.remaining:
+                self.all_done.set()
+
+
+async def fan_out(member_urls, messages, seconds, window=4):
+    """One member sends; every member, the sender included, must receive.
+
+    At most ``window`` messages are in flight: a message is done when every
+    member has it. Stops after ``messages`` messages or ``seconds``.
+    """
+    run = FanOutRun(len(member_urls), window)
+    pairs = []
+    for start in range(0, len(member_urls), CONNECT_BATCH):
+        pairs.extend(
+            await asyncio.gather(
+                *(
+                    ws_connect(lambda: Member(run), url, extra_headers=ORIGIN)
+                    for url in member_urls[start : start + CONNECT_BATCH]
+                )
+            )
+        )
+    await asyncio.sleep(0.5)
+    sender = pairs[0][0]
+    sent = 0
+    with Clock() as clock:
+        deadline = time.perf_counter() + seconds
+        while sent < messages and time.perf_counter() < deadline:
+            await run.window.acquire()
+            run.remaining[sent] = run.members
+            run.sent_at[sent] = time.perf_counter()
+            run.all_done.clear()
+            sender.send(WSMsgType.TEXT, b"%d %s" % (sent, PAYLOAD))
+            sent += 1
+        if run.remaining:
+            await asyncio.wait_for(run.all_done.wait(), timeout=30)
+    await close_all(pairs)
+    return {
+        "members": run.members,
+        "messages": sent,
+        "deliveries_per_s": len(run.latencies) / clock.wall,
+        **latency_figures(run.latencies),
+        "client_cpu": clock.client_cpu,
+    }

@@ -1,0 +1,104 @@
+"""python -m bench.profile [--target ours|stock] [--load echo|handshakes]
+
+Runs one server under py-spy while the benchmark's load generator drives it,
+and prints the functions where the server spends its time: self time (the
+function itself) and total time (with what it calls), as shares of samples.
+"""
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import uvloop
+
+from bench import load, targets
+
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+
+
+def top_functions(collapsed_path, count):
+    self_time, total_time = collections.Counter(), collections.Counter()
+    samples = 0
+    for line in Path(collapsed_path).read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        frames = [
+            frame.rsplit(" (", 1)[0] + " " + location(frame)
+            for frame in stack.split(";")
+        ]
+        weight = int(number)
+        samples += weight
+        self_time[frames[-1]] += weight
+        for frame in set(frames):
+            total_time[frame] += weight
+    return samples, self_time.most_common(count), total_time.most_common(count)
+
+
+def location(frame):
+    inside = frame.rsplit(" (", 1)[-1].rstrip(")")
+    path, _, line = inside.partition(":")
+    parts = Path(path).parts
+    short = "/".join(
+        parts[parts.index("site-packages") + 1 :]
+        if "site-packages" in parts
+        else parts[-2:]
+    )
+    return f"({short})"
+
+
+async def drive(server, mode, seconds):
+    if mode == "echo":
+        return await load.echo_round_trips(server.url, 32, seconds, warmup=0.5)
+    return await load.handshakes(server.url, 16, seconds)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("--target", choices=("ours", "stock"), default="ours")
+    parser.add_argument("--load", choices=("echo", "handshakes"), default="echo")
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+
+    os.sched_setaffinity(0, {targets.CLIENT_CORE})
+    target = targets.ours() if args.target == "ours" else targets.stock_channels()
+    server = target.start()
+    collapsed = tempfile.NamedTemporaryFile(suffix=".txt", delete=False).name
+    pid = server.processes()[-1].pid
+    spy = subprocess.Popen(
+        [
+            PY_SPY,
+            "record",
+            "--format",
+            "raw",
+            "--output",
+            collapsed,
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(args.seconds)),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        figures = uvloop.run(drive(server, args.load, args.seconds - 1))
+        spy.wait(timeout=60)
+    finally:
+        server.stop()
+    samples, by_self, by_total = top_functions(collapsed, args.top)
+    print(f"{target.name}, {args.load} load: {figures}")
+    print(f"\nself time ({samples} samples)")
+    for name, weight in by_self:
+        print(f"{weight / samples:6.1%}  {name}")
+    print("\ntotal time")
+    for name, weight in by_total:
+        print(f"{weight / samples:6.1%}  {name}")
+
+
+if __name__ == "__main__":
+    main()

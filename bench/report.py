@@ -1,0 +1,189 @@
+"""The benchmark's printed table (with ratios) and its PNG charts."""
+
+from pathlib import Path
+
+OURS = "ours (1 worker)"
+STOCK = "stock Channels on daphne"
+PLAIN = "websockets + uvloop"
+
+
+def ratio(ours, other):
+    return f"{ours / other:.2f}x" if other else "-"
+
+
+def matching(rows, target, **key):
+    for row in rows:
+        if row["target"] == target and all(row.get(k) == v for k, v in key.items()):
+            return row
+    return None
+
+
+def markdown(headers, lines):
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def echo_table(rows):
+    lines = []
+    for row in rows:
+        stock = matching(rows, STOCK, connections=row["connections"])
+        plain = matching(rows, PLAIN, connections=row["connections"])
+        versus = ["", "", ""]
+        if row["target"] == OURS and stock and plain:
+            versus = [
+                ratio(row["round_trips_per_s"], stock["round_trips_per_s"]),
+                ratio(row["round_trips_per_s"], plain["round_trips_per_s"]),
+                ratio(row["p99_ms"], stock["p99_ms"]),
+            ]
+        lines.append(
+            [
+                row["target"],
+                row["connections"],
+                f"{row['round_trips_per_s']:,.0f}",
+                f"{row['p50_ms']:.2f}",
+                f"{row['p99_ms']:.2f}",
+                *versus,
+                f"{row['client_cpu']:.0%}",
+            ]
+        )
+    headers = ["server", "conns", "round trips/s", "p50 ms", "p99 ms"]
+    headers += ["rt/s vs stock", "rt/s vs websockets", "p99 vs stock", "client CPU"]
+    return markdown(headers, lines)
+
+
+def single_figure_table(rows, figure, label, fmt):
+    stock, plain = matching(rows, STOCK), matching(rows, PLAIN)
+    lines = []
+    for row in rows:
+        versus = ["", ""]
+        if row["target"] == OURS and stock and plain:
+            versus = [
+                ratio(row[figure], stock[figure]),
+                ratio(row[figure], plain[figure]),
+            ]
+        extra = f"{row['client_cpu']:.0%}" if "client_cpu" in row else ""
+        lines.append([row["target"], fmt.format(row[figure]), *versus, extra])
+    return markdown(["server", label, "vs stock", "vs websockets", "client CPU"], lines)
+
+
+def fanout_table(rows):
+    lines = [
+        [
+            row["target"],
+            row["members"],
+            row["messages"],
+            f"{row['deliveries_per_s']:,.0f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            f"{row['client_cpu']:.0%}",
+        ]
+        for row in rows
+    ]
+    headers = ["server", "members", "messages", "deliveries/s", "p50 ms", "p99 ms"]
+    return markdown([*headers, "client CPU"], lines)
+
+
+def scaling_table(rows):
+    one = next((row for row in rows if row["workers"] == 1), None)
+    lines = [
+        [
+            row["workers"],
+            row["connections"],
+            f"{row['round_trips_per_s']:,.0f}",
+            f"{row['p99_ms']:.2f}",
+            ratio(row["round_trips_per_s"], one["round_trips_per_s"]) if one else "-",
+            f"{row['client_cpu']:.0%}",
+        ]
+        for row in rows
+    ]
+    headers = ["workers", "conns", "round trips/s", "p99 ms", "vs 1 worker"]
+    return markdown([*headers, "client CPU"], lines)
+
+
+def table(document):
+    results = document["results"]
+    parts = [f"command: {document['command']}", f"machine: {document['machine']}"]
+    if "echo" in results:
+        parts += [
+            "\n## Echo round trips (32-byte text, closed loop)",
+            echo_table(results["echo"]),
+        ]
+    if "handshakes" in results:
+        parts += [
+            "\n## Handshakes (open and close)",
+            single_figure_table(
+                results["handshakes"], "handshakes_per_s", "handshakes/s", "{:,.0f}"
+            ),
+        ]
+    if "memory" in results:
+        parts += [
+            "\n## Memory per idle connection",
+            single_figure_table(
+                results["memory"], "kb_per_connection", "KB per connection", "{:.1f}"
+            ),
+        ]
+    if "fanout" in results:
+        parts += [
+            "\n## Group fan-out over two workers",
+            fanout_table(results["fanout"]),
+        ]
+    if "layers" in results:
+        parts += [
+            "\n## Channel layers compared (fan-out)",
+            fanout_table(results["layers"]),
+        ]
+    if "scaling" in results:
+        parts += ["\n## Scaling (both cores)", scaling_table(results["scaling"])]
+    return "\n".join(parts)
+
+
+def charts(document, out_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    results = document["results"]
+    drawn = []
+
+    def bar_chart(name, rows, figure, ylabel, group=None):
+        figure_, axes = pyplot.subplots(figsize=(8, 4))
+        labels = [
+            row["target"] + (f"\n{group}={row[group]}" if group else "") for row in rows
+        ]
+        axes.bar(range(len(rows)), [row[figure] for row in rows])
+        axes.set_xticks(range(len(rows)), labels, fontsize=7)
+        axes.set_ylabel(ylabel)
+        axes.set_title(f"{name} ({document['machine']})", fontsize=9)
+        figure_.tight_layout()
+        path = Path(out_dir) / f"{name}.png"
+        figure_.savefig(path, dpi=100)
+        pyplot.close(figure_)
+        drawn.append(path)
+
+    if "echo" in results:
+        bar_chart(
+            "echo", results["echo"], "round_trips_per_s", "round trips/s", "connections"
+        )
+    if "handshakes" in results:
+        bar_chart(
+            "handshakes", results["handshakes"], "handshakes_per_s", "handshakes/s"
+        )
+    if "memory" in results:
+        bar_chart(
+            "memory", results["memory"], "kb_per_connection", "KB per idle connection"
+        )
+    if "fanout" in results:
+        bar_chart(
+            "fanout", results["fanout"], "deliveries_per_s", "deliveries/s", "members"
+        )
+    if "scaling" in results:
+        bar_chart(
+            "scaling",
+            results["scaling"],
+            "round_trips_per_s",
+            "round trips/s",
+            "workers",
+        )
+    return drawn

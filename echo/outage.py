@@ -1,0 +1,24 @@
+"""Logs a dependency's outage once when it starts and once when it ends.
+
+Each worker process keeps its own record: it reports what it saw of Redis.
+"""
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+class Outage:
+    def __init__(self, name):
+        self.name = name
+        self.down = False
+
+    def failed(self, error):
+        if not self.down:
+            self.down = True
+            logger.error("%s unavailable: %r", self.name, error)
+
+    def recovered(self):
+        if self.down:
+            self.down = False
+            logger.warning("%s available again", self.name)

@@ -1,0 +1,114 @@
+"""Group echo across two real daphne processes sharing a real Redis."""
+
+import asyncio
+import contextlib
+from urllib.parse import quote
+
+import pytest
+import redis
+import websockets
+
+from tests.client import connect, nothing_arrives, receive
+
+pytestmark = pytest.mark.server
+
+MEMBERS_PER_WORKER = 5
+MESSAGES = 200
+
+
+@pytest.fixture
+def workers(start_daphne, redis_url):
+    """Two daphne processes on two ports, one Redis, a clean key space."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return [start_daphne(REDIS_URL=redis_url) for _ in range(2)]
+
+
+def group_keys(redis_url):
+    return redis.Redis.from_url(redis_url).keys("echo:group:*")
+
+
+async def join(workers, group, per_worker):
+    stack = contextlib.AsyncExitStack()
+    members = [
+        await stack.enter_async_context(connect(worker, f"/ws/echo/{group}/"))
+        for worker in workers
+        for _ in range(per_worker)
+    ]
+    return stack, members
+
+
+async def test_every_member_on_either_worker_receives_every_message_in_order(
+    workers,
+):
+    stack, members = await join(workers, "lobby", MEMBERS_PER_WORKER)
+    async with stack:
+        sent = [f"message {number}" for number in range(MESSAGES)]
+        for message in sent:
+            await members[0].send(message)
+        for member in members:
+            assert [await receive(member) for _ in sent] == sent
+
+
+async def test_text_binary_and_empty_messages_keep_their_type(workers):
+    stack, members = await join(workers, "types", 1)
+    async with stack:
+        for message in ["text ✓", b"\x00binary", "", b""]:
+            await members[1].send(message)
+            for member in members:
+                echoed = await receive(member)
+                assert type(echoed) is type(message)
+                assert echoed == message
+
+
+async def test_another_group_hears_nothing(workers):
+    stack, members = await join(workers, "talkers", 1)
+    async with stack, connect(workers[1], "/ws/echo/listeners/") as outsider:
+        await members[0].send("for talkers only")
+        assert await receive(members[1]) == "for talkers only"
+        assert await nothing_arrives(outsider)
+
+
+async def test_member_who_left_is_out_of_the_group_at_once(workers, redis_url):
+    stack, members = await join(workers, "leavers", 2)
+    async with stack:
+        client = redis.Redis.from_url(redis_url)
+        (key,) = group_keys(redis_url)
+        assert client.zcard(key) == 4
+        await members[3].close()
+        await wait_until(lambda: client.zcard(key) == 3)
+        await members[0].send("after the departure")
+        for member in members[:3]:
+            assert await receive(member) == "after the departure"
+
+
+async def test_no_membership_is_left_in_redis_after_everyone_disconnects(
+    workers, redis_url
+):
+    stack, members = await join(workers, "ephemeral", MEMBERS_PER_WORKER)
+    async with stack:
+        assert group_keys(redis_url)
+    await wait_until(lambda: group_keys(redis_url) == [])
+
+
+@pytest.mark.parametrize(
+    "group", ["has space", "a" * 81, "semi;colon", "ünïcode", "slash/in", "star*"]
+)
+async def test_invalid_group_name_is_refused_at_the_handshake(workers, group):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(workers[0], f"/ws/echo/{quote(group, safe='')}/"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_longest_allowed_group_name_is_accepted(workers):
+    async with connect(workers[0], f"/ws/echo/{'g.-_' * 20}/") as member:
+        await member.send("ok")
+        assert await receive(member) == "ok"
+
+
+async def wait_until(condition, seconds=5):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
