@@ -9,24 +9,30 @@ from urllib.parse import unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+# redis-py caps a pool at 100 connections and then raises rather than waits;
+# 200 members joining one worker at once hit that cap (MaxConnectionsError).
+MAX_REDIS_CONNECTIONS = 1000
 SENTINEL_SCHEME = "sentinel"
+# channels-redis's two layers; README gives the measurements behind the default.
+REDIS_LAYERS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
 
 
-def channel_layers(redis_url, *, capacity, expiry, group_expiry):
+def channel_layers(redis_url, *, capacity, expiry, group_expiry, flavour="core"):
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    return {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [redis_host(redis_url)],
-                "prefix": "echo",
-                "capacity": capacity,
-                "expiry": expiry,
-                "group_expiry": group_expiry,
-            },
-        }
-    }
+    if flavour not in REDIS_LAYERS:
+        raise ImproperlyConfigured(
+            f"REDIS_CHANNEL_LAYER must be one of {', '.join(REDIS_LAYERS)}, "
+            f"not {flavour!r}"
+        )
+    config = {"hosts": [redis_host(redis_url)], "prefix": "echo"}
+    if flavour == "core":
+        # Pub/sub keeps nothing in Redis, so these apply to the core layer only.
+        config.update(capacity=capacity, expiry=expiry, group_expiry=group_expiry)
+    return {"default": {"BACKEND": REDIS_LAYERS[flavour], "CONFIG": config}}
 
 
 def redis_host(url):
@@ -37,7 +43,7 @@ def redis_host(url):
     """
     scheme = url.split("://", 1)[0]
     if scheme in REDIS_SCHEMES:
-        return {"address": url}
+        return {"address": url, "max_connections": MAX_REDIS_CONNECTIONS}
     if scheme != SENTINEL_SCHEME:
         raise ImproperlyConfigured(
             f"REDIS_URL must start with redis://, rediss://, unix:// or "
@@ -53,6 +59,7 @@ def redis_host(url):
         "sentinels": [sentinel_address(item) for item in netloc[-1].split(",")],
         "master_name": path[0],
         "db": int(path[1]) if len(path) > 1 else 0,
+        "max_connections": MAX_REDIS_CONNECTIONS,
     }
     if password:
         host["password"] = password

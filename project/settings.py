@@ -86,6 +86,7 @@ CHANNEL_LAYERS = channel_layers(
     # Seconds a group membership lives unless refreshed; consumers leave their
     # groups on disconnect, so this only reaps the members of a killed worker.
     group_expiry=env.integer("CHANNEL_GROUP_EXPIRY", 86400, minimum=1),
+    flavour=env.text("REDIS_CHANNEL_LAYER", "core"),
 )
 
 # The largest WebSocket message, in bytes, that the server accepts; a larger

@@ -24,8 +24,9 @@ DAPHNE = [sys.executable, "-m", "server.run_daphne"]
 # How many not-yet-accepted connections each socket may queue; Linux caps it
 # at net.core.somaxconn.
 LISTEN_BACKLOG = 2048
-# A worker that dies sooner than this after starting is failing at start-up
-# (bad settings, say); restarting it would only loop.
+# A worker that exits with an error sooner than this after starting is failing
+# at start-up (bad settings, say); restarting it would only loop. One killed by
+# a signal is restarted whenever it dies.
 MINIMUM_WORKER_LIFETIME_SECONDS = 5
 STOP_SECONDS = 10
 
@@ -75,7 +76,7 @@ class Workers:
                 if child.poll() is None:
                     continue
                 lived = time.monotonic() - child.started_at
-                if lived < MINIMUM_WORKER_LIFETIME_SECONDS:
+                if child.returncode > 0 and lived < MINIMUM_WORKER_LIFETIME_SECONDS:
                     logger.error("worker exited with %s at start-up", child.returncode)
                     self.stop()
                     return child.returncode or 1

@@ -1,0 +1,36 @@
+"""The benchmark's quick mode runs, so that it cannot rot; no speed is asserted."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests import servers
+
+pytestmark = pytest.mark.server
+
+
+def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path), "--charts"],
+        cwd=servers.REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert set(document["results"]) == {
+        "echo",
+        "handshakes",
+        "memory",
+        "fanout",
+        "scaling",
+        "layers",
+    }
+    for mode, rows in document["results"].items():
+        assert rows, f"{mode} measured nothing"
+    assert "rt/s vs stock" in result.stdout
+    assert "| ours (1 worker) | 1 |" in result.stdout
+    assert (tmp_path / "echo.png").stat().st_size > 0

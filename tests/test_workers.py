@@ -1,0 +1,126 @@
+"""Several daphne workers behind one address: the launcher, and nginx in front."""
+
+import asyncio
+import shutil
+import signal
+import sys
+import time
+
+import psutil
+import pytest
+import redis
+
+from tests import servers
+from tests.client import connect, receive
+
+pytestmark = pytest.mark.server
+
+NGINX_CONF = servers.REPOSITORY / "deploy" / "nginx.conf"
+
+
+async def members_hear_each_other(server, count, path="/ws/echo/workers/"):
+    members = [await connect(server, path).__aenter__() for _ in range(count)]
+    try:
+        await members[0].send("to everyone")
+        return [await receive(member) for member in members]
+    finally:
+        for member in members:
+            await member.close()
+
+
+def worker_processes(launcher):
+    return psutil.Process(launcher.process.pid).children()
+
+
+def test_launcher_runs_the_asked_number_of_workers_on_one_port(
+    logs_dir, server_database_url, redis_url
+):
+    redis.Redis.from_url(redis_url).flushdb()
+    port = servers.free_port()
+    env = servers.service_environment(
+        DATABASE_URL=server_database_url, REDIS_URL=redis_url
+    )
+    command = [
+        sys.executable,
+        "manage.py",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    launcher = servers.Server(command, port, logs_dir / "launcher.log", env=env)
+    try:
+        workers = worker_processes(launcher)
+        assert len(workers) == 2
+        heard = asyncio.run(members_hear_each_other(launcher, 8))
+        assert heard == ["to everyone"] * 8
+
+        workers[0].send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while True:
+            pids = [worker.pid for worker in worker_processes(launcher)]
+            if len(pids) == 2 and workers[0].pid not in pids:
+                break
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.1)
+        heard = asyncio.run(members_hear_each_other(launcher, 8))
+        assert heard == ["to everyone"] * 8
+        workers = worker_processes(launcher)
+    finally:
+        launcher.stop()
+    assert not any(worker.is_running() for worker in workers)
+
+
+@pytest.fixture
+def nginx_in_front_of(tmp_path, logs_dir):
+    """deploy/nginx.conf, run for real, with its upstream pointed at our ports."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    started = []
+
+    def start(upstream_ports):
+        port = servers.free_port()
+        site = NGINX_CONF.read_text()
+        upstream = "".join(f"server 127.0.0.1:{p};\n    " for p in upstream_ports)
+        site = site.replace("server web:8000;", upstream).replace(
+            "listen 80;", f"listen 127.0.0.1:{port};"
+        )
+        (tmp_path / "site.conf").write_text(site)
+        (tmp_path / "nginx.conf").write_text(
+            f"pid {tmp_path}/nginx.pid;\nerror_log {logs_dir}/nginx-error.log;\n"
+            "events {}\nhttp {\n"
+            f"  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
+            f"  proxy_temp_path {tmp_path}/proxy;\n"
+            f"  include {tmp_path}/site.conf;\n}}\n"
+        )
+        nginx = servers.Server(
+            [
+                binary,
+                "-p",
+                str(tmp_path),
+                "-c",
+                str(tmp_path / "nginx.conf"),
+                "-g",
+                "daemon off;",
+            ],
+            port,
+            logs_dir / "nginx.log",
+        )
+        started.append(nginx)
+        return nginx
+
+    yield start
+    for nginx in started:
+        nginx.stop()
+
+
+def test_nginx_config_proxies_websockets_to_both_workers(
+    start_daphne, nginx_in_front_of, redis_url
+):
+    redis.Redis.from_url(redis_url).flushdb()
+    workers = [start_daphne(["--proxy-headers"], REDIS_URL=redis_url) for _ in range(2)]
+    proxy = nginx_in_front_of([worker.port for worker in workers])
+    heard = asyncio.run(members_hear_each_other(proxy, 6))
+    assert heard == ["to everyone"] * 6
+    for worker in workers:
+        assert "WSCONNECT /ws/echo/workers/" in worker.log
