@@ -7,6 +7,7 @@ Importing this module also gives daphne the corrected WebSocket protocol
 (server.daphne_protocol), with WEBSOCKET_MAX_MESSAGE_SIZE as its limit.
 """
 
+import gc
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -39,3 +40,8 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded so far (Django, the apps, Twisted) lives as long as the
+# process. Freezing it keeps the garbage collector from scanning it again on
+# every collection, which profiling showed as a quarter of a handshake's time.
+gc.freeze()
