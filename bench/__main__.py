@@ -40,45 +40,43 @@ def baselines():
     return [targets.stock_channels(), targets.plain_websockets()]
 
 
-async def measure_echo(plan):
+async def on_each_server(measure):
+    """Run ``measure(server)`` against ours and both baselines, one at a time."""
     rows = []
     for target in [targets.ours(), *baselines()]:
         server = target.start()
         try:
-            for connections in plan.echo_connections:
-                figures = await load.echo_round_trips(
-                    server.url, connections, plan.seconds
-                )
+            for figures in await measure(server):
                 rows.append({"target": target.name, **figures})
         finally:
             server.stop()
     return rows
 
 
+async def measure_echo(plan):
+    async def measure(server):
+        return [
+            await load.echo_round_trips(server.url, connections, plan.seconds)
+            for connections in plan.echo_connections
+        ]
+
+    return await on_each_server(measure)
+
+
 async def measure_handshakes(plan):
-    rows = []
-    for target in [targets.ours(), *baselines()]:
-        server = target.start()
-        try:
-            figures = await load.handshakes(
-                server.url, plan.handshake_concurrency, plan.seconds
-            )
-            rows.append({"target": target.name, **figures})
-        finally:
-            server.stop()
-    return rows
+    async def measure(server):
+        return [
+            await load.handshakes(server.url, plan.handshake_concurrency, plan.seconds)
+        ]
+
+    return await on_each_server(measure)
 
 
 async def measure_memory(plan):
-    rows = []
-    for target in [targets.ours(), *baselines()]:
-        server = target.start()
-        try:
-            figures = await load.idle_memory(server, server.url, plan.idle_connections)
-            rows.append({"target": target.name, **figures})
-        finally:
-            server.stop()
-    return rows
+    async def measure(server):
+        return [await load.idle_memory(server, server.url, plan.idle_connections)]
+
+    return await on_each_server(measure)
 
 
 async def fan_out_over_two_workers(plan, redis_url, layer, members):
