@@ -31,9 +31,9 @@ MINIMUM_WORKER_LIFETIME_SECONDS = 5
 STOP_SECONDS = 10
 
 
-def daphne_command(host, port, daphne_args=()):
-    """The command line of a single worker that binds its own address."""
-    return [*DAPHNE, "-b", host, "-p", str(port), *daphne_args, APPLICATION]
+def daphne_command(binding, daphne_args=()):
+    """A worker's command line; ``binding`` is ``-b HOST -p PORT`` or ``--fd N``."""
+    return [*DAPHNE, *binding, *daphne_args, APPLICATION]
 
 
 def listening_sockets(host, port, count):
@@ -61,7 +61,7 @@ class Workers:
 
     def start(self, listener):
         fd = listener.fileno()
-        command = [*DAPHNE, "--fd", str(fd), *self.daphne_args, APPLICATION]
+        command = daphne_command(["--fd", str(fd)], self.daphne_args)
         child = subprocess.Popen(command, pass_fds=[fd])
         child.started_at = time.monotonic()
         return child

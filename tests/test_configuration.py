@@ -26,6 +26,19 @@ def test_redis_urls_go_to_channels_redis_as_addresses(url):
     ]
 
 
+def test_pubsub_layer_is_chosen_by_name_and_takes_no_capacity_or_expiry():
+    layer = channel_layers("redis://h:6379/0", flavour="pubsub", **LAYER_LIMITS)
+    assert (
+        layer["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    )
+    assert set(layer["default"]["CONFIG"]) == {"hosts", "prefix"}
+
+
+def test_unknown_layer_name_fails_loudly():
+    with pytest.raises(ImproperlyConfigured, match="REDIS_CHANNEL_LAYER"):
+        channel_layers("redis://h:6379/0", flavour="fast", **LAYER_LIMITS)
+
+
 def test_sentinel_url_names_sentinels_master_database_and_password():
     assert redis_host("sentinel://:s3cret@10.0.0.1:26379,[::1]:26380/mymaster/2") == {
         "sentinels": [("10.0.0.1", 26379), ("::1", 26380)],

@@ -29,6 +29,6 @@ class Command(BaseCommand):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         if workers == 1:
-            command = daphne_command(host, port, daphne_args)
+            command = daphne_command(["-b", host, "-p", str(port)], daphne_args)
             os.execv(command[0], command)
         raise SystemExit(Workers(host, port, workers, daphne_args).run())
