@@ -6,6 +6,7 @@ bottom: connect, receive, disconnect, then the channel-layer event handlers.
 """
 
 import logging
+from functools import cached_property
 
 from channels.layers import DEFAULT_CHANNEL_LAYER
 from redis.exceptions import RedisError
@@ -29,8 +30,11 @@ class EchoConsumer(LeanWebsocketConsumer):
     # channel layer: nothing to set up per connection, and no dependency on Redis.
     channel_layer_alias = None
 
+    @cached_property
+    def peer(self):
+        return peer_address(self.scope)
+
     async def connect(self):
-        self.peer = peer_address(self.scope)
         offered = self.scope.get("subprotocols", [])
         await self.accept(protocol.choose_subprotocol(offered, self.subprotocols))
 
@@ -78,12 +82,18 @@ class GroupEchoConsumer(EchoConsumer):
         if not protocol.GROUP_NAME.match(self.group):
             await self.close()
             return
-        await super().connect()
-        # Joined after the handshake, so that a Redis failure here reaches the
-        # client as close code 1013 rather than a bare refusal.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Joined before the handshake completes: a client that sees the
+        # connection open hears every message sent to the group from then on.
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except CHANNEL_LAYER_ERRORS:
+            # Accepted first so that the client reads close code 1013 and its
+            # reason; a refused handshake would reach it as a bare failure.
+            await super().connect()
+            raise
         self.groups.append(self.group)
         channel_layer_outage.recovered()
+        await super().connect()
 
     async def deliver(self, text_data, bytes_data):
         await self.channel_layer.group_send(

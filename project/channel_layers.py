@@ -12,6 +12,15 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 # redis-py caps a pool at 100 connections and then raises rather than waits;
 # 200 members joining one worker at once hit that cap (MaxConnectionsError).
 MAX_REDIS_CONNECTIONS = 1000
+# redis-py 8 times out every socket read after 5 s, and the core layer waits for
+# messages in a BZPOPMIN of 5 s: an idle member's read timed out just as Redis
+# answered "nothing yet", and the member was closed with 1013. The read timeout
+# must outlast the blocking wait, and still notice a Redis that stops answering.
+REDIS_SOCKET_TIMEOUT = 10
+POOL_OPTIONS = {
+    "max_connections": MAX_REDIS_CONNECTIONS,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+}
 SENTINEL_SCHEME = "sentinel"
 # channels-redis's two layers; README gives the measurements behind the default.
 REDIS_LAYERS = {
@@ -43,7 +52,7 @@ def redis_host(url):
     """
     scheme = url.split("://", 1)[0]
     if scheme in REDIS_SCHEMES:
-        return {"address": url, "max_connections": MAX_REDIS_CONNECTIONS}
+        return {"address": url, **POOL_OPTIONS}
     if scheme != SENTINEL_SCHEME:
         raise ImproperlyConfigured(
             f"REDIS_URL must start with redis://, rediss://, unix:// or "
@@ -59,7 +68,7 @@ def redis_host(url):
         "sentinels": [sentinel_address(item) for item in netloc[-1].split(",")],
         "master_name": path[0],
         "db": int(path[1]) if len(path) > 1 else 0,
-        "max_connections": MAX_REDIS_CONNECTIONS,
+        **POOL_OPTIONS,
     }
     if password:
         host["password"] = password

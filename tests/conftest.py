@@ -48,7 +48,7 @@ def echo_server(logs_dir, server_database_url):
     env = servers.service_environment(DATABASE_URL=server_database_url)
     server = servers.start_daphne(logs_dir, env)
     yield server
-    server.stop()
+    stop_cleanly(server)
 
 
 @pytest.fixture
@@ -64,4 +64,10 @@ def start_daphne(logs_dir, server_database_url):
 
     yield start
     for server in started:
-        server.stop()
+        stop_cleanly(server)
+
+
+def stop_cleanly(server):
+    """Stop a daphne; an exception that reached its log fails the test."""
+    server.stop()
+    assert "Traceback" not in server.log, f"unhandled exception in {server.log_path}"

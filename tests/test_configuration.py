@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from project import environment
-from project.channel_layers import MAX_REDIS_CONNECTIONS, channel_layers, redis_host
+from project.channel_layers import POOL_OPTIONS, channel_layers, redis_host
 
 LAYER_LIMITS = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
 
@@ -21,9 +21,7 @@ def test_no_redis_url_means_the_in_memory_layer():
 def test_redis_urls_go_to_channels_redis_as_addresses(url):
     layer = channel_layers(url, **LAYER_LIMITS)["default"]
     assert layer["BACKEND"].startswith("channels_redis.")
-    assert layer["CONFIG"]["hosts"] == [
-        {"address": url, "max_connections": MAX_REDIS_CONNECTIONS}
-    ]
+    assert layer["CONFIG"]["hosts"] == [{"address": url, **POOL_OPTIONS}]
 
 
 def test_pubsub_layer_is_chosen_by_name_and_takes_no_capacity_or_expiry():
@@ -45,7 +43,7 @@ def test_sentinel_url_names_sentinels_master_database_and_password():
         "master_name": "mymaster",
         "db": 2,
         "password": "s3cret",
-        "max_connections": MAX_REDIS_CONNECTIONS,
+        **POOL_OPTIONS,
     }
 
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import pytest
 import redis
 import websockets
+from channels_redis.core import RedisChannelLayer
 
 from tests.client import connect, nothing_arrives, receive
 
@@ -66,6 +67,25 @@ async def test_another_group_hears_nothing(workers):
         await members[0].send("for talkers only")
         assert await receive(members[1]) == "for talkers only"
         assert await nothing_arrives(outsider)
+
+
+async def test_member_hears_messages_sent_the_moment_its_connection_opens(workers):
+    stack, (sender, _) = await join(workers, "newcomers", 1)
+    async with stack:
+        for attempt in range(20):
+            async with connect(workers[1], "/ws/echo/newcomers/") as newcomer:
+                await sender.send(f"welcome {attempt}")
+                assert await receive(newcomer) == f"welcome {attempt}"
+            assert await receive(sender) == f"welcome {attempt}"
+
+
+async def test_idle_member_outlasts_the_layers_blocking_wait_for_messages(workers):
+    stack, members = await join(workers, "quiet", 1)
+    async with stack:
+        await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
+        await members[0].send("still there?")
+        for member in members:
+            assert await receive(member) == "still there?"
 
 
 async def test_member_who_left_is_out_of_the_group_at_once(workers, redis_url):
