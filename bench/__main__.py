@@ -56,7 +56,9 @@ async def on_each_server(measure):
 async def measure_echo(plan):
     async def measure(server):
         return [
-            await load.echo_round_trips(server.url, connections, plan.seconds)
+            await load.echo_round_trips(
+                server.url, connections, plan.seconds, watch={"server": server}
+            )
             for connections in plan.echo_connections
         ]
 
@@ -79,8 +81,9 @@ async def measure_memory(plan):
     return await on_each_server(measure)
 
 
-async def fan_out_over_two_workers(plan, redis_url, layer, members):
+async def fan_out_over_two_workers(plan, redis, layer, members):
     """Members alternate between two single-worker servers, one per core."""
+    redis_url = f"redis://127.0.0.1:{redis.port}/0"
     workers = [
         targets.ours(
             cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer
@@ -91,7 +94,12 @@ async def fan_out_over_two_workers(plan, redis_url, layer, members):
         urls = [
             workers[number % 2].url_for("/ws/echo/bench/") for number in range(members)
         ]
-        return await load.fan_out(urls, plan.fanout_messages, plan.seconds)
+        return await load.fan_out(
+            urls,
+            plan.fanout_messages,
+            plan.seconds,
+            watch={"workers": workers, "redis": redis},
+        )
     finally:
         for worker in workers:
             worker.stop()
@@ -101,12 +109,9 @@ async def measure_fanout(plan, layers=("core",)):
     redis = targets.redis_server().start()
     rows = []
     try:
-        redis_url = f"redis://127.0.0.1:{redis.port}/0"
         for layer in layers:
             for members in plan.fanout_members:
-                figures = await fan_out_over_two_workers(
-                    plan, redis_url, layer, members
-                )
+                figures = await fan_out_over_two_workers(plan, redis, layer, members)
                 rows.append({"target": f"ours, {layer} layer", **figures})
     finally:
         redis.stop()
@@ -127,7 +132,10 @@ async def measure_scaling(plan):
             server = targets.ours(workers=workers, cores=cores).start()
             try:
                 figures = await load.echo_round_trips(
-                    server.url, plan.scaling_connections, plan.seconds
+                    server.url,
+                    plan.scaling_connections,
+                    plan.seconds,
+                    watch={"server": server},
                 )
                 rows.append(
                     {"target": server.target.name, "workers": workers, **figures}

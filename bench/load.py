@@ -26,19 +26,44 @@ def latency_figures(latencies):
 
 
 class Clock:
-    """Wall time and this process's CPU time over one measurement."""
+    """Wall time and CPU time over one measurement: this process's, and that of
+    any servers named in ``watch`` (name: a ``targets.Running`` or a list of
+    them), each reported as ``<name>_cores``, the cores it kept busy on average.
+    """
+
+    def __init__(self, watch=None):
+        self.watch = {
+            name: servers if isinstance(servers, list) else [servers]
+            for name, servers in (watch or {}).items()
+        }
+
+    def _server_cpu(self):
+        return {
+            name: sum(server.cpu_seconds() for server in servers)
+            for name, servers in self.watch.items()
+        }
 
     def __enter__(self):
         self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.server_cpu = self._server_cpu()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.wall
         self.cpu = time.process_time() - self.cpu
+        after = self._server_cpu()
+        self.server_cpu = {name: after[name] - self.server_cpu[name] for name in after}
 
     @property
     def client_cpu(self):
         return self.cpu / self.wall
+
+    @property
+    def cores(self):
+        return {
+            f"{name}_cores": seconds / self.wall
+            for name, seconds in self.server_cpu.items()
+        }
 
 
 class EchoLoop(WSListener):
@@ -92,7 +117,7 @@ async def close_all(pairs):
     await asyncio.gather(*(transport.wait_disconnected() for transport, _ in pairs))
 
 
-async def echo_round_trips(url, connections, seconds, warmup=1.0):
+async def echo_round_trips(url, connections, seconds, warmup=1.0, watch=None):
     """Closed loop: each connection keeps one 32-byte message in flight."""
     run = EchoRun()
     pairs = await connect_many(url, connections, lambda: EchoLoop(run))
@@ -100,7 +125,7 @@ async def echo_round_trips(url, connections, seconds, warmup=1.0):
         listener.send(transport)
     await asyncio.sleep(warmup)
     run.measuring = True
-    with Clock() as clock:
+    with Clock(watch) as clock:
         await asyncio.sleep(seconds)
         run.measuring = False
     run.going = False
@@ -111,6 +136,7 @@ async def echo_round_trips(url, connections, seconds, warmup=1.0):
         "round_trips_per_s": len(run.latencies) / clock.wall,
         **latency_figures(run.latencies),
         "client_cpu": clock.client_cpu,
+        **clock.cores,
     }
 
 
@@ -191,7 +217,7 @@ class FanOutRun:
                 self.all_done.set()
 
 
-async def fan_out(member_urls, messages, seconds, window=4):
+async def fan_out(member_urls, messages, seconds, window=4, watch=None):
     """One member sends; every member, the sender included, must receive.
 
     At most ``window`` messages are in flight: a message is done when every
@@ -211,7 +237,7 @@ async def fan_out(member_urls, messages, seconds, window=4):
     await asyncio.sleep(0.5)
     sender = pairs[0][0]
     sent = 0
-    with Clock() as clock:
+    with Clock(watch) as clock:
         deadline = time.perf_counter() + seconds
         while sent < messages and time.perf_counter() < deadline:
             await run.window.acquire()
@@ -229,4 +255,5 @@ async def fan_out(member_urls, messages, seconds, window=4):
         "deliveries_per_s": len(run.latencies) / clock.wall,
         **latency_figures(run.latencies),
         "client_cpu": clock.client_cpu,
+        **clock.cores,
     }

@@ -1,4 +1,4 @@
-"""python -m bench.profile [--target ours|stock] [--load echo|handshakes]
+"""python -m bench.profile [--target ours|stock] [--load echo|handshakes] [--rate N]
 
 Runs one server under py-spy while the benchmark's load generator drives it,
 and prints the functions where the server spends its time: self time (the
@@ -61,6 +61,7 @@ def main():
     parser.add_argument("--load", choices=("echo", "handshakes"), default="echo")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--rate", type=int, default=100, help="samples per second")
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {targets.CLIENT_CORE})
@@ -80,6 +81,8 @@ def main():
             str(pid),
             "--duration",
             str(int(args.seconds)),
+            "--rate",
+            str(args.rate),
             "--nonblocking",
         ],
         stdout=subprocess.DEVNULL,

@@ -44,11 +44,13 @@ def echo_table(rows):
                 f"{row['p50_ms']:.2f}",
                 f"{row['p99_ms']:.2f}",
                 *versus,
+                f"{row['server_cores']:.0%}",
                 f"{row['client_cpu']:.0%}",
             ]
         )
     headers = ["server", "conns", "round trips/s", "p50 ms", "p99 ms"]
-    headers += ["rt/s vs stock", "rt/s vs websockets", "p99 vs stock", "client CPU"]
+    headers += ["rt/s vs stock", "rt/s vs websockets", "p99 vs stock"]
+    headers += ["server CPU", "client CPU"]
     return markdown(headers, lines)
 
 
@@ -76,28 +78,41 @@ def fanout_table(rows):
             f"{row['deliveries_per_s']:,.0f}",
             f"{row['p50_ms']:.1f}",
             f"{row['p99_ms']:.1f}",
+            f"{row['workers_cores']:.2f}",
+            f"{row['redis_cores']:.2f}",
             f"{row['client_cpu']:.0%}",
         ]
         for row in rows
     ]
     headers = ["server", "members", "messages", "deliveries/s", "p50 ms", "p99 ms"]
+    headers += ["workers' cores", "Redis cores"]
     return markdown([*headers, "client CPU"], lines)
 
 
 def scaling_table(rows):
     one = next((row for row in rows if row["workers"] == 1), None)
-    lines = [
-        [
-            row["workers"],
-            row["connections"],
-            f"{row['round_trips_per_s']:,.0f}",
-            f"{row['p99_ms']:.2f}",
-            ratio(row["round_trips_per_s"], one["round_trips_per_s"]) if one else "-",
-            f"{row['client_cpu']:.0%}",
-        ]
-        for row in rows
-    ]
+    lines = []
+    for row in rows:
+        per_core = row["round_trips_per_s"] / row["server_cores"]
+        lines.append(
+            [
+                row["workers"],
+                row["connections"],
+                f"{row['round_trips_per_s']:,.0f}",
+                f"{row['p99_ms']:.2f}",
+                ratio(row["round_trips_per_s"], one["round_trips_per_s"])
+                if one
+                else "-",
+                f"{row['server_cores']:.2f}",
+                f"{per_core:,.0f}",
+                ratio(per_core, one["round_trips_per_s"] / one["server_cores"])
+                if one
+                else "-",
+                f"{row['client_cpu']:.0%}",
+            ]
+        )
     headers = ["workers", "conns", "round trips/s", "p99 ms", "vs 1 worker"]
+    headers += ["server cores", "rt/s per server core", "per core vs 1 worker"]
     return markdown([*headers, "client CPU"], lines)
 
 

@@ -4,7 +4,9 @@ HTTP goes to Django. WebSocket handshakes pass the origin check
 (server.origin), then session and user lookup (server.auth), then the URL
 router.
 Importing this module also gives daphne the corrected WebSocket protocol
-(server.daphne_protocol), with WEBSOCKET_MAX_MESSAGE_SIZE as its limit.
+(server.daphne_protocol), with WEBSOCKET_MAX_MESSAGE_SIZE as its limit, and a
+TCP transport that sends without waiting for the next loop turn
+(server.twisted_transport).
 """
 
 import gc
@@ -26,11 +28,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from echo import routing  # noqa: E402
-from server import daphne_protocol  # noqa: E402
+from server import daphne_protocol, twisted_transport  # noqa: E402
 from server.auth import SessionAuthMiddlewareStack  # noqa: E402
 from server.origin import allowed_hosts_or_no_origin  # noqa: E402
 
 daphne_protocol.install(max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE)
+twisted_transport.install()
 
 application = ProtocolTypeRouter(
     {

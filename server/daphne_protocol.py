@@ -29,22 +29,24 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
     # class has none, so these win over daphne's own.
     failByDrop = False
     echoCloseCodeReason = True
-    options_adopted = False
 
     def _connectionMade(self):
         # Autobahn copies some 70 options from the factory into every
         # connection's own __dict__. One process has one factory, so the class
         # adopts them once and connections share them (2 KB less each, measured).
         cls = type(self)
-        if not cls.options_adopted:
-            for name in self.CONFIG_ATTRS:
+        if cls.CONFIG_ATTRS:
+            for name in cls.CONFIG_ATTRS:
                 if name not in vars(cls):
                     value = getattr(self.factory, name)
                     # A callable option must not become a method of the class.
                     setattr(
                         cls, name, staticmethod(value) if callable(value) else value
                     )
-            cls.options_adopted = True
+            # Then nothing is left to copy. Autobahn also pretty-prints the list
+            # of copied options for a debug line, logged or not: a fifth of a
+            # handshake's time went there (py-spy, python -m bench.profile).
+            cls.CONFIG_ATTRS = ()
         super()._connectionMade()
 
     def handle_reply(self, message):

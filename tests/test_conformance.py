@@ -71,3 +71,18 @@ def test_connection_keeps_working_after_an_empty_binary_message(raw):
     raw.send_frame(TEXT, b"after")
     assert raw.read_message() == (BINARY, b"")
     assert raw.read_message() == (TEXT, b"after")
+
+
+def test_daphnes_ping_interval_reaches_every_connection_not_only_the_first(
+    start_daphne,
+):
+    # The protocol class adopts daphne's options on the first connection
+    # (server/daphne_protocol.py); later connections must still get them.
+    server = start_daphne(extra_args=["--ping-interval", "1"])
+    sockets = [RawWebSocket(server.port, timeout=5) for _ in range(3)]
+    try:
+        for socket in sockets:
+            assert socket.read_frame()[1] == PING
+    finally:
+        for socket in sockets:
+            socket.close()
