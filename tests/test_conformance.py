@@ -86,3 +86,14 @@ def test_daphnes_ping_interval_reaches_every_connection_not_only_the_first(
     finally:
         for socket in sockets:
             socket.close()
+
+
+def test_small_messages_queued_behind_a_large_one_arrive_after_it(raw):
+    # The large echo fills the socket's send buffer, so part of it waits in the
+    # server's queue; what is sent next must wait behind it, not jump ahead.
+    raw.send_frame(BINARY, b"L" * MAX_MESSAGE_SIZE)
+    for number in range(10):
+        raw.send_frame(TEXT, b"small %d" % number)
+    assert raw.read_message() == (BINARY, b"L" * MAX_MESSAGE_SIZE)
+    for number in range(10):
+        assert raw.read_message() == (TEXT, b"small %d" % number)
