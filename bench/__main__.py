@@ -1,9 +1,13 @@
-"""python -m bench [--quick] [--modes ...] [--out DIR] [--charts]
+"""python -m bench [--quick] [--modes ...] [--rounds N] [--out DIR] [--charts]
 
 Starts each server as a subprocess pinned to core 0, drives it from this
 process pinned to core 1 (picows on uvloop), and prints a table in which each
 figure of ours is also given as a ratio to the two baselines measured in the
-same run. Raw results go to DIR/results.json; --charts draws DIR/*.png.
+same run. Each mode runs in rounds (ours, then the baselines, then again), and
+the table gives each figure's median over the rounds, so that a burst of noise
+from a shared machine lands on one round rather than on one server. Raw
+results, every round's included, go to DIR/results.json; --charts draws
+DIR/*.png.
 """
 
 import argparse
@@ -11,6 +15,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +32,7 @@ class Plan:
 
     def __init__(self, quick):
         self.quick = quick
+        self.rounds = 1 if quick else 3
         self.seconds = 1.0 if quick else 5.0
         self.echo_connections = (1, 8) if quick else (1, 32, 256)
         self.handshake_concurrency = 4 if quick else 16
@@ -157,19 +163,43 @@ MEASURES = {
 }
 
 
+# What tells one row of a mode's results from another; the rest are figures.
+ROW_IDENTITY = ("target", "connections", "concurrency", "members", "workers")
+
+
+def medians(rows):
+    """One row per identity, each figure the median of that identity's rows."""
+    groups = {}
+    for row in rows:
+        identity = tuple(row.get(key) for key in ROW_IDENTITY)
+        groups.setdefault(identity, []).append(row)
+    merged = []
+    for group in groups.values():
+        row = dict(group[0])
+        for key, value in row.items():
+            if key not in ROW_IDENTITY and isinstance(value, (int, float)):
+                row[key] = statistics.median(member[key] for member in group)
+        merged.append(row)
+    return merged
+
+
 async def run(modes, plan):
-    results = {}
+    results, rounds = {}, {}
     for mode in modes:
         started = time.perf_counter()
-        results[mode] = await MEASURES[mode](plan)
+        rounds[mode] = [await MEASURES[mode](plan) for _ in range(plan.rounds)]
+        results[mode] = medians([row for one in rounds[mode] for row in one])
         print(f"[{mode}: {time.perf_counter() - started:.0f} s]", file=sys.stderr)
-    return results
+    return results, rounds
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds a mode")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of each mode (3; 1 with --quick)"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--charts", action="store_true", help="draw PNG charts")
     args = parser.parse_args(argv)
@@ -180,13 +210,17 @@ def main(argv=None):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.sched_setaffinity(0, {targets.CLIENT_CORE})
     plan = Plan(args.quick)
-    results = uvloop.run(run(args.modes, plan))
+    if args.rounds:
+        plan.rounds = args.rounds
+    results, rounds = uvloop.run(run(args.modes, plan))
     document = {
         "command": "python -m bench " + " ".join(argv or sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "quick": args.quick,
+        "rounds": plan.rounds,
         "results": results,
+        "every_round": rounds,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(document, indent=2))

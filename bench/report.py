@@ -118,7 +118,11 @@ def scaling_table(rows):
 
 def table(document):
     results = document["results"]
-    parts = [f"command: {document['command']}", f"machine: {document['machine']}"]
+    parts = [
+        f"command: {document['command']}",
+        f"machine: {document['machine']}",
+        f"figures: medians of {document['rounds']} rounds",
+    ]
     if "echo" in results:
         parts += [
             "\n## Echo round trips (32-byte text, closed loop)",

@@ -30,7 +30,7 @@ from django.conf import settings  # noqa: E402
 
 from echo import routing  # noqa: E402
 from server import daphne_protocol, daphne_server, twisted_transport  # noqa: E402
-from server.auth import SessionAuthMiddlewareStack  # noqa: E402
+from server.auth import SessionAuthMiddleware  # noqa: E402
 from server.origin import allowed_hosts_or_no_origin  # noqa: E402
 
 daphne_protocol.install(max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE)
@@ -41,7 +41,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_application,
         "websocket": allowed_hosts_or_no_origin(
-            SessionAuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+            SessionAuthMiddleware(URLRouter(routing.websocket_urlpatterns))
         ),
     }
 )

@@ -34,3 +34,16 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     assert "rt/s vs stock" in result.stdout
     assert "| ours (1 worker) | 1 |" in result.stdout
     assert (tmp_path / "echo.png").stat().st_size > 0
+
+
+def test_rounds_are_merged_into_medians_per_server_and_size():
+    from bench.__main__ import medians
+
+    rounds = [
+        {"target": "ours", "connections": 32, "round_trips_per_s": value}
+        for value in (10.0, 30.0, 20.0)
+    ] + [{"target": "ours", "connections": 256, "round_trips_per_s": 5.0}]
+    assert medians(rounds) == [
+        {"target": "ours", "connections": 32, "round_trips_per_s": 20.0},
+        {"target": "ours", "connections": 256, "round_trips_per_s": 5.0},
+    ]

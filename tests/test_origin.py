@@ -27,6 +27,18 @@ async def test_origin_naming_another_host_is_refused_with_403(echo_server, origi
     assert refused.value.response.status_code == 403
 
 
+async def test_remembered_verdicts_stay_what_they_were(echo_server):
+    # Each origin's verdict is cached (server/origin.py); alternate to check
+    # that one origin's answer never leaks into another's.
+    for _ in range(3):
+        with pytest.raises(websockets.InvalidStatus):
+            async with connect(echo_server, origin="http://evil.example"):
+                pass
+        async with connect(echo_server, origin="http://127.0.0.1") as websocket:
+            await websocket.send("still welcome")
+            assert await receive(websocket) == "still welcome"
+
+
 async def test_client_without_origin_is_accepted(echo_server):
     async with connect(echo_server, origin=None) as websocket:
         await websocket.send("no origin")

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 
-from server.auth import SessionAuthMiddlewareStack
+from server.auth import SessionAuthMiddleware
 from server.consumers import LeanWebsocketConsumer
 
 
@@ -37,7 +37,7 @@ class WhoAmI(LeanWebsocketConsumer):
 def communicator(cookie=None):
     headers = [(b"cookie", cookie.encode())] if cookie else []
     return WebsocketCommunicator(
-        SessionAuthMiddlewareStack(WhoAmI.as_asgi()), "/ws/who/", headers=headers
+        SessionAuthMiddleware(WhoAmI.as_asgi()), "/ws/who/", headers=headers
     )
 
 
