@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.db import connections
 
 from server.auth import SessionAuthMiddleware
 from server.consumers import LeanWebsocketConsumer
@@ -32,6 +33,14 @@ class WhoAmI(LeanWebsocketConsumer):
                 }
             )
         )
+
+
+@pytest.fixture(autouse=True)
+async def close_connections_of_the_sync_thread():
+    # The lookups run in asgiref's sync thread, whose connections outlive the
+    # test and keep PostgreSQL from dropping the test database.
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def communicator(cookie=None):
