@@ -91,26 +91,27 @@ def fanout_table(rows):
 
 def scaling_table(rows):
     one = next((row for row in rows if row["workers"] == 1), None)
-    lines = []
-    for row in rows:
-        per_core = row["round_trips_per_s"] / row["server_cores"]
-        lines.append(
-            [
-                row["workers"],
-                row["connections"],
-                f"{row['round_trips_per_s']:,.0f}",
-                f"{row['p99_ms']:.2f}",
-                ratio(row["round_trips_per_s"], one["round_trips_per_s"])
-                if one
-                else "-",
-                f"{row['server_cores']:.2f}",
-                f"{per_core:,.0f}",
-                ratio(per_core, one["round_trips_per_s"] / one["server_cores"])
-                if one
-                else "-",
-                f"{row['client_cpu']:.0%}",
-            ]
-        )
+
+    def per_core(row):
+        return row["round_trips_per_s"] / row["server_cores"]
+
+    def versus_one(figure, row):
+        return ratio(figure(row), figure(one)) if one else "-"
+
+    lines = [
+        [
+            row["workers"],
+            row["connections"],
+            f"{row['round_trips_per_s']:,.0f}",
+            f"{row['p99_ms']:.2f}",
+            versus_one(lambda each: each["round_trips_per_s"], row),
+            f"{row['server_cores']:.2f}",
+            f"{per_core(row):,.0f}",
+            versus_one(per_core, row),
+            f"{row['client_cpu']:.0%}",
+        ]
+        for row in rows
+    ]
     headers = ["workers", "conns", "round trips/s", "p99 ms", "vs 1 worker"]
     headers += ["server cores", "rt/s per server core", "per core vs 1 worker"]
     return markdown([*headers, "client CPU"], lines)

@@ -76,8 +76,8 @@ def test_connection_keeps_working_after_an_empty_binary_message(raw):
 def test_daphnes_ping_interval_reaches_every_connection_not_only_the_first(
     start_daphne,
 ):
-    # The protocol class adopts daphne's options on the first connection
-    # (server/daphne_protocol.py); later connections must still get them.
+    # daphne's own keep-alive pings, timed by --ping-interval, on every
+    # connection of the corrected protocol.
     server = start_daphne(extra_args=["--ping-interval", "1"])
     sockets = [RawWebSocket(server.port, timeout=5) for _ in range(3)]
     try:

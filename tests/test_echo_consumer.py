@@ -1,11 +1,13 @@
 """The echo consumer on its own, through Channels' WebsocketCommunicator."""
 
+import asyncio
 import logging
 
 import pytest
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from echo.consumers import EchoConsumer
+from echo.consumers import EchoConsumer, GroupEchoConsumer
 from echo.protocol import choose_subprotocol
 from project.channel_layers import channel_layers
 
@@ -64,6 +66,28 @@ async def test_logs_peer_and_first_80_characters(caplog):
         f"192.0.2.7:5151 sent: {'y' * 80}",
         "192.0.2.7:5151 sent: 3 bytes",
     ]
+    await client.disconnect()
+
+
+class SlowToJoinLayer(InMemoryChannelLayer):
+    """An in-memory layer whose group_add takes a while, as Redis's can."""
+
+    async def group_add(self, group, channel):
+        await asyncio.sleep(0.05)
+        await super().group_add(group, channel)
+
+
+async def test_group_member_is_in_the_group_once_its_connection_opens(settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "tests.test_echo_consumer.SlowToJoinLayer"}
+    }
+    client = WebsocketCommunicator(GroupEchoConsumer.as_asgi(), "/ws/echo/room/")
+    client.scope["url_route"] = {"kwargs": {"group": "room"}}
+    assert (await client.connect())[0]
+    await get_channel_layer().group_send(
+        "room", {"type": "echo.message", "text": "first", "bytes": None}
+    )
+    assert await client.receive_output() == {"type": "websocket.send", "text": "first"}
     await client.disconnect()
 
 

@@ -67,8 +67,15 @@ async def ask(client, **content):
     return await client.receive_json_from()
 
 
-async def test_handshake_without_a_cookie_is_anonymous_without_touching_the_database():
-    # No django_db mark: a query here would fail the test.
+async def test_handshake_without_a_cookie_is_anonymous_without_a_user_lookup(
+    monkeypatch,
+):
+    # No django_db mark, so a query would fail the test; and the lookup, a hop
+    # to a worker thread, must not even be asked for.
+    async def no_lookup(scope):
+        raise AssertionError("looked the user up for a cookie-less handshake")
+
+    monkeypatch.setattr("server.auth.get_user", no_lookup)
     client = communicator()
     assert (await client.connect())[0]
     assert await ask(client) == {
