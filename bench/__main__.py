@@ -87,13 +87,21 @@ async def measure_memory(plan):
     return await on_each_server(measure)
 
 
-async def fan_out_over_two_workers(plan, redis, layer, members):
+# The fan-out setups: (row name, target factory, channel layer).
+FANOUT_SETUPS = {
+    "ours": ("ours, inbox layer", targets.ours, "inbox"),
+    "ours-core": ("ours, core layer", targets.ours, "core"),
+    "ours-pubsub": ("ours, pub/sub layer", targets.ours, "pubsub"),
+    "stock-core": ("stock Channels, core layer", targets.stock_channels, "core"),
+}
+
+
+async def fan_out_over_two_workers(plan, redis, setup, members):
     """Members alternate between two single-worker servers, one per core."""
+    _, target, layer = FANOUT_SETUPS[setup]
     redis_url = f"redis://127.0.0.1:{redis.port}/0"
     workers = [
-        targets.ours(
-            cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer
-        ).start()
+        target(cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer).start()
         for core in (0, 1)
     ]
     try:
@@ -111,21 +119,21 @@ async def fan_out_over_two_workers(plan, redis, layer, members):
             worker.stop()
 
 
-async def measure_fanout(plan, layers=("core",)):
+async def measure_fanout(plan, setups=("ours", "ours-core", "stock-core")):
     redis = targets.redis_server().start()
     rows = []
     try:
-        for layer in layers:
+        for setup in setups:
             for members in plan.fanout_members:
-                figures = await fan_out_over_two_workers(plan, redis, layer, members)
-                rows.append({"target": f"ours, {layer} layer", **figures})
+                figures = await fan_out_over_two_workers(plan, redis, setup, members)
+                rows.append({"target": FANOUT_SETUPS[setup][0], **figures})
     finally:
         redis.stop()
     return rows
 
 
 async def measure_layers(plan):
-    return await measure_fanout(plan, layers=("core", "pubsub"))
+    return await measure_fanout(plan, setups=("ours", "ours-core", "ours-pubsub"))
 
 
 async def measure_scaling(plan):

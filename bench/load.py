@@ -2,6 +2,7 @@
 the client is not what limits the figures. Each reports its own CPU use."""
 
 import asyncio
+import contextlib
 import time
 
 from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
@@ -9,6 +10,8 @@ from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
 PAYLOAD = b"0123456789abcdef0123456789abcdef"  # 32 bytes of text
 ORIGIN = {"Origin": "http://127.0.0.1"}
 CONNECT_BATCH = 200
+# A fan-out whose deliveries stop for this long has lost what is outstanding.
+LOST_AFTER_SECONDS = 10
 
 
 def percentile(samples, fraction):
@@ -205,9 +208,12 @@ class FanOutRun:
         self.remaining = {}
         self.latencies = []
         self.all_done = asyncio.Event()
-        self.outstanding = 0
+        self.duplicates = 0
 
     def delivered(self, number):
+        if number not in self.remaining:
+            self.duplicates += 1
+            return
         self.latencies.append(time.perf_counter() - self.sent_at[number])
         self.remaining[number] -= 1
         if self.remaining[number] == 0:
@@ -221,7 +227,8 @@ async def fan_out(member_urls, messages, seconds, window=4, watch=None):
     """One member sends; every member, the sender included, must receive.
 
     At most ``window`` messages are in flight: a message is done when every
-    member has it. Stops after ``messages`` messages or ``seconds``.
+    member has it. Stops after ``messages`` messages or ``seconds``, or when
+    deliveries stall for LOST_AFTER_SECONDS; what never arrived is counted lost.
     """
     run = FanOutRun(len(member_urls), window)
     pairs = []
@@ -240,19 +247,25 @@ async def fan_out(member_urls, messages, seconds, window=4, watch=None):
     with Clock(watch) as clock:
         deadline = time.perf_counter() + seconds
         while sent < messages and time.perf_counter() < deadline:
-            await run.window.acquire()
+            try:
+                await asyncio.wait_for(run.window.acquire(), LOST_AFTER_SECONDS)
+            except TimeoutError:
+                break
             run.remaining[sent] = run.members
             run.sent_at[sent] = time.perf_counter()
             run.all_done.clear()
             sender.send(WSMsgType.TEXT, b"%d %s" % (sent, PAYLOAD))
             sent += 1
         if run.remaining:
-            await asyncio.wait_for(run.all_done.wait(), timeout=30)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.all_done.wait(), LOST_AFTER_SECONDS)
     await close_all(pairs)
     return {
         "members": run.members,
         "messages": sent,
         "deliveries_per_s": len(run.latencies) / clock.wall,
+        "lost": sum(run.remaining.values()),
+        "duplicates": run.duplicates,
         **latency_figures(run.latencies),
         "client_cpu": clock.client_cpu,
         **clock.cores,

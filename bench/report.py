@@ -69,24 +69,37 @@ def single_figure_table(rows, figure, label, fmt):
     return markdown(["server", label, "vs stock", "vs websockets", "client CPU"], lines)
 
 
+# The fan-out row every other is compared with, at the same group size.
+FANOUT_BASELINE = "stock Channels, core layer"
+
+
 def fanout_table(rows):
-    lines = [
-        [
-            row["target"],
-            row["members"],
-            row["messages"],
-            f"{row['deliveries_per_s']:,.0f}",
-            f"{row['p50_ms']:.1f}",
-            f"{row['p99_ms']:.1f}",
-            f"{row['workers_cores']:.2f}",
-            f"{row['redis_cores']:.2f}",
-            f"{row['client_cpu']:.0%}",
-        ]
-        for row in rows
-    ]
-    headers = ["server", "members", "messages", "deliveries/s", "p50 ms", "p99 ms"]
-    headers += ["workers' cores", "Redis cores"]
-    return markdown([*headers, "client CPU"], lines)
+    baseline = {r["members"]: r for r in rows if r["target"] == FANOUT_BASELINE}
+    lines = []
+    for row in rows:
+        stock = baseline.get(row["members"])
+        versus = (
+            ratio(row["deliveries_per_s"], stock["deliveries_per_s"]) if stock else "-"
+        )
+        lines.append(
+            [
+                row["target"],
+                row["members"],
+                row["messages"],
+                f"{row['deliveries_per_s']:,.0f}",
+                versus,
+                f"{row['p50_ms']:.1f}",
+                f"{row['p99_ms']:.1f}",
+                f"{row.get('lost', 0):.0f}",
+                f"{row.get('duplicates', 0):.0f}",
+                f"{row['workers_cores']:.2f}",
+                f"{row['redis_cores']:.2f}",
+                f"{row['client_cpu']:.0%}",
+            ]
+        )
+    headers = ["server", "members", "messages", "deliveries/s", "vs stock core"]
+    headers += ["p50 ms", "p99 ms", "lost", "duplicates", "workers' cores"]
+    return markdown([*headers, "Redis cores", "client CPU"], lines)
 
 
 def scaling_table(rows):

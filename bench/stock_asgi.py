@@ -1,8 +1,9 @@
-"""The baseline: Channels' tutorial echo, on stock daphne.
+"""The baseline: Channels' tutorial echo and group echo, on stock daphne.
 
-An AsyncWebsocketConsumer behind the tutorial's middleware (allowed-hosts origin
+AsyncWebsocketConsumers behind the tutorial's middleware (allowed-hosts origin
 check, sessions and auth, URL router), with none of this project's changes:
-daphne's own WebSocket protocol, Channels' own dispatch, the same settings.
+daphne's own WebSocket protocol, Channels' own dispatch, the same settings
+(so REDIS_CHANNEL_LAYER=core gives it channels-redis's core layer).
 """
 
 import os
@@ -25,12 +26,35 @@ class StockEchoConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text_data, bytes_data=bytes_data)
 
 
+class StockGroupEchoConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.group = self.scope["url_route"]["kwargs"]["group"]
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.channel_layer.group_send(
+            self.group, {"type": "echo.message", "text": text_data, "bytes": bytes_data}
+        )
+
+    async def echo_message(self, event):
+        await self.send(text_data=event["text"], bytes_data=event["bytes"])
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_application,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(
-                URLRouter([path("ws/echo/", StockEchoConsumer.as_asgi())])
+                URLRouter(
+                    [
+                        path("ws/echo/", StockEchoConsumer.as_asgi()),
+                        path("ws/echo/<group>/", StockGroupEchoConsumer.as_asgi()),
+                    ]
+                )
             )
         ),
     }

@@ -132,7 +132,7 @@ def ours(workers=1, cores=(SERVER_CORE,), **settings):
     )
 
 
-def stock_channels():
+def stock_channels(cores=(SERVER_CORE,), **settings):
     return Target(
         "stock Channels on daphne",
         [
@@ -143,6 +143,8 @@ def stock_channels():
             "{port}",
             "bench.stock_asgi:application",
         ],
+        env=environment(**settings),
+        cores=cores,
     )
 
 

@@ -9,12 +9,10 @@ import logging
 from functools import cached_property
 
 from channels.layers import DEFAULT_CHANNEL_LAYER
-from redis.exceptions import RedisError
 
 from server.consumers import LeanWebsocketConsumer
 
 from . import protocol
-from .outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -50,49 +48,21 @@ class EchoConsumer(LeanWebsocketConsumer):
         logger.debug("%s closed with %s", self.peer, code)
 
 
-# What the Redis channel layer raises when Redis cannot be reached.
-CHANNEL_LAYER_ERRORS = (RedisError, OSError, TimeoutError)
-channel_layer_outage = Outage("Redis channel layer")
-
-
 class GroupEchoConsumer(EchoConsumer):
     """Echoes each message to every member of the group named in the URL,
     the sender included."""
 
     channel_layer_alias = DEFAULT_CHANNEL_LAYER
 
-    async def __call__(self, scope, receive, send):
-        # Redis can fail under any await: joining, sending, or the layer's
-        # background receive. All end here, so the rule lives in one place.
-        try:
-            await super().__call__(scope, receive, send)
-        except CHANNEL_LAYER_ERRORS as error:
-            channel_layer_outage.failed(error)
-            unavailable = protocol.TRY_AGAIN_LATER
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": unavailable.code,
-                    "reason": unavailable.reason,
-                }
-            )
-
     async def connect(self):
         self.group = self.scope["url_route"]["kwargs"]["group"]
-        if not protocol.GROUP_NAME.match(self.group):
+        if not protocol.GROUP_NAME.fullmatch(self.group):
             await self.close()
             return
         # Joined before the handshake completes: a client that sees the
         # connection open hears every message sent to the group from then on.
-        try:
-            await self.channel_layer.group_add(self.group, self.channel_name)
-        except CHANNEL_LAYER_ERRORS:
-            # Accepted first so that the client reads close code 1013 and its
-            # reason; a refused handshake would reach it as a bare failure.
-            await super().connect()
-            raise
+        await self.channel_layer.group_add(self.group, self.channel_name)
         self.groups.append(self.group)
-        channel_layer_outage.recovered()
         await super().connect()
 
     async def deliver(self, text_data, bytes_data):

@@ -1,13 +1,10 @@
 """The ASGI application: ``daphne project.asgi:application``.
 
 HTTP goes to Django. WebSocket handshakes pass the origin check
-(server.origin), then session and user lookup (server.auth), then the URL
-router.
-Importing this module also gives daphne the corrected WebSocket protocol
-(server.daphne_protocol), with WEBSOCKET_MAX_MESSAGE_SIZE as its limit; a
-lighter queue between each connection and its application
-(server.daphne_server); and a TCP transport that sends without waiting for the
-next loop turn (server.twisted_transport).
+(server.middleware.origin), then session and user lookup
+(server.middleware.auth), then the URL router.
+Importing this module also installs our patches to daphne, autobahn and
+Twisted (server.patches), with the WEBSOCKET_* settings as their limits.
 """
 
 import gc
@@ -29,13 +26,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from echo import routing  # noqa: E402
-from server import daphne_protocol, daphne_server, twisted_transport  # noqa: E402
-from server.auth import SessionAuthMiddleware  # noqa: E402
-from server.origin import allowed_hosts_or_no_origin  # noqa: E402
+from server import patches  # noqa: E402
+from server.middleware.auth import SessionAuthMiddleware  # noqa: E402
+from server.middleware.origin import allowed_hosts_or_no_origin  # noqa: E402
 
-daphne_protocol.install(max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE)
-daphne_server.install()
-twisted_transport.install()
+patches.install(
+    max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE,
+    send_buffer_bytes=settings.WEBSOCKET_SEND_BUFFER_BYTES,
+    close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
+)
 
 application = ProtocolTypeRouter(
     {

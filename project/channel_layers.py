@@ -1,7 +1,8 @@
 """The CHANNEL_LAYERS setting, built from REDIS_URL.
 
 No REDIS_URL: the in-memory layer, which only reaches consumers in the same
-process. With REDIS_URL: channels-redis, which reaches every worker process.
+process. With REDIS_URL: our inbox layer (server/layers/redis_inbox.py), or
+one of channels-redis's two for comparison; each reaches every worker process.
 """
 
 from urllib.parse import unquote, urlsplit
@@ -12,24 +13,32 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 # redis-py caps a pool at 100 connections and then raises rather than waits;
 # 200 members joining one worker at once hit that cap (MaxConnectionsError).
 MAX_REDIS_CONNECTIONS = 1000
-# redis-py 8 times out every socket read after 5 s, and the core layer waits for
-# messages in a BZPOPMIN of 5 s: an idle member's read timed out just as Redis
-# answered "nothing yet", and the member was closed with 1013. The read timeout
-# must outlast the blocking wait, and still notice a Redis that stops answering.
-REDIS_SOCKET_TIMEOUT = 10
-POOL_OPTIONS = {
-    "max_connections": MAX_REDIS_CONNECTIONS,
-    "socket_timeout": REDIS_SOCKET_TIMEOUT,
-}
+# Every socket read times out; the timeout must outlast the layer's blocking
+# wait for messages (else an idle member's read times out just as Redis answers
+# "nothing yet", and it is closed with 1013: redis-py 8's 5 s default did that
+# to the core layer's 5 s BZPOPMIN), and it bounds how long a Redis that
+# stopped answering goes unnoticed. The inbox layer waits 2 s (BLOCK_SECONDS).
+SOCKET_TIMEOUTS = {"inbox": 5, "core": 10, "pubsub": 10}
 SENTINEL_SCHEME = "sentinel"
-# channels-redis's two layers; README gives the measurements behind the default.
+# README gives the measurements behind the default.
 REDIS_LAYERS = {
+    "inbox": "server.layers.redis_inbox.RedisInboxChannelLayer",
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
 
 
-def channel_layers(redis_url, *, capacity, expiry, group_expiry, flavour="core"):
+def channel_layers(
+    redis_url,
+    *,
+    capacity,
+    expiry,
+    group_expiry,
+    membership_ttl,
+    hosts=(),
+    flavour="inbox",
+):
+    """``hosts``: further Redis URLs; keys are spread over all of them."""
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     if flavour not in REDIS_LAYERS:
@@ -37,14 +46,21 @@ def channel_layers(redis_url, *, capacity, expiry, group_expiry, flavour="core")
             f"REDIS_CHANNEL_LAYER must be one of {', '.join(REDIS_LAYERS)}, "
             f"not {flavour!r}"
         )
-    config = {"hosts": [redis_host(redis_url)], "prefix": "echo"}
-    if flavour == "core":
-        # Pub/sub keeps nothing in Redis, so these apply to the core layer only.
+    pool = {
+        "max_connections": MAX_REDIS_CONNECTIONS,
+        "socket_timeout": SOCKET_TIMEOUTS[flavour],
+    }
+    urls = [redis_url, *hosts]
+    config = {"hosts": [redis_host(url, pool) for url in urls], "prefix": "echo"}
+    if flavour != "pubsub":
+        # Pub/sub keeps nothing in Redis, so these do not apply to it.
         config.update(capacity=capacity, expiry=expiry, group_expiry=group_expiry)
+    if flavour == "inbox":
+        config.update(membership_ttl=membership_ttl)
     return {"default": {"BACKEND": REDIS_LAYERS[flavour], "CONFIG": config}}
 
 
-def redis_host(url):
+def redis_host(url, pool):
     """One entry of channels-redis's ``hosts`` list, for a URL or a Sentinel URL.
 
     ``sentinel://[:password@]host:port[,host:port...]/master_name[/db]`` names the
@@ -52,7 +68,7 @@ def redis_host(url):
     """
     scheme = url.split("://", 1)[0]
     if scheme in REDIS_SCHEMES:
-        return {"address": url, **POOL_OPTIONS}
+        return {"address": url, **pool}
     if scheme != SENTINEL_SCHEME:
         raise ImproperlyConfigured(
             f"REDIS_URL must start with redis://, rediss://, unix:// or "
@@ -68,7 +84,7 @@ def redis_host(url):
         "sentinels": [sentinel_address(item) for item in netloc[-1].split(",")],
         "master_name": path[0],
         "db": int(path[1]) if len(path) > 1 else 0,
-        **POOL_OPTIONS,
+        **pool,
     }
     if password:
         host["password"] = password

@@ -78,22 +78,37 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.text("REDIS_URL")
 CHANNEL_LAYERS = channel_layers(
     REDIS_URL,
-    # Messages a channel may hold before sends to it fail (ChannelFull):
-    # a member that falls this far behind its group is dropped, not buffered.
+    # Events a channel may hold before its consumer takes them: a consumer
+    # that falls this far behind is closed with 3008, not buffered for.
     capacity=env.integer("CHANNEL_CAPACITY", 1000, minimum=1),
-    # Seconds an undelivered message lives in Redis.
+    # Seconds an undelivered message lives in Redis: a worker's inbox, or a
+    # named channel, outlives its last message by this much.
     expiry=env.integer("CHANNEL_EXPIRY", 60, minimum=1),
-    # Seconds a group membership lives unless refreshed; consumers leave their
-    # groups on disconnect, so this only reaps the members of a killed worker.
+    # Seconds a named channel's group membership lives unless refreshed.
     group_expiry=env.integer("CHANNEL_GROUP_EXPIRY", 86400, minimum=1),
-    flavour=env.text("REDIS_CHANNEL_LAYER", "core"),
+    # Seconds a worker process's group memberships outlive its last heartbeat
+    # (every third of this): how long a killed worker's members linger.
+    membership_ttl=env.integer("CHANNEL_MEMBERSHIP_TTL", 30, minimum=3),
+    hosts=env.words("REDIS_SHARDS", ""),
+    flavour=env.text("REDIS_CHANNEL_LAYER", "inbox"),
 )
 
 # The largest WebSocket message, in bytes, that the server accepts; a larger
-# one closes the connection with 1009. Applied to daphne by server.daphne_protocol.
+# one closes the connection with 1009. Applied to daphne by server.patches.
 WEBSOCKET_MAX_MESSAGE_SIZE = env.integer(
     "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024, minimum=1
 )
+# Bytes that may wait in the worker for one client, beyond what the kernel's
+# socket buffer holds; a client that lets more wait has stopped reading and is
+# closed with 3008. Two of the largest messages, so that a full-size echo can
+# queue behind another on a client that reads, slowly.
+WEBSOCKET_SEND_BUFFER_BYTES = env.integer(
+    "WEBSOCKET_SEND_BUFFER_BYTES", 2 * WEBSOCKET_MAX_MESSAGE_SIZE, minimum=1
+)
+# Seconds the server waits for the client to answer its close frame before it
+# drops the TCP connection; a slow client needs time to read what is queued
+# before the close frame.
+WEBSOCKET_CLOSE_TIMEOUT = env.integer("WEBSOCKET_CLOSE_TIMEOUT", 5, minimum=1)
 
 STATIC_URL = "static/"
 # Where collectstatic gathers the files (the Dockerfile sets it). Unset, they are
@@ -117,6 +132,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "echo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -32,3 +32,13 @@ async def nothing_arrives(websocket, seconds=0.5):
 def http_get(server, path="/"):
     with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}") as response:
         return response.status, response.headers, response.read()
+
+
+async def wait_until(condition, seconds=5, interval=0.05):
+    """Poll ``condition`` (state another process owns, which no event reports)
+    until it holds; fail after ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)

@@ -4,9 +4,15 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from project import environment
-from project.channel_layers import POOL_OPTIONS, channel_layers, redis_host
+from project.channel_layers import channel_layers, redis_host
 
-LAYER_LIMITS = {"capacity": 100, "expiry": 60, "group_expiry": 86400}
+LAYER_LIMITS = {
+    "capacity": 100,
+    "expiry": 60,
+    "group_expiry": 86400,
+    "membership_ttl": 30,
+}
+POOL = {"max_connections": 1000, "socket_timeout": 5}
 
 
 def test_no_redis_url_means_the_in_memory_layer():
@@ -18,10 +24,25 @@ def test_no_redis_url_means_the_in_memory_layer():
 @pytest.mark.parametrize(
     "url", ["redis://127.0.0.1:6379/0", "rediss://user:pw@cache.example:6380/1"]
 )
-def test_redis_urls_go_to_channels_redis_as_addresses(url):
+def test_redis_urls_go_to_the_inbox_layer_as_addresses(url):
     layer = channel_layers(url, **LAYER_LIMITS)["default"]
-    assert layer["BACKEND"].startswith("channels_redis.")
-    assert layer["CONFIG"]["hosts"] == [{"address": url, **POOL_OPTIONS}]
+    assert layer["BACKEND"] == "server.layers.redis_inbox.RedisInboxChannelLayer"
+    assert layer["CONFIG"]["hosts"] == [{"address": url, **POOL}]
+    assert layer["CONFIG"]["membership_ttl"] == 30
+
+
+def test_redis_shards_add_hosts_after_the_first():
+    shards = ["redis://b:6379/0", "redis://c:6379/0"]
+    layer = channel_layers("redis://a:6379/0", hosts=shards, **LAYER_LIMITS)
+    addresses = [host["address"] for host in layer["default"]["CONFIG"]["hosts"]]
+    assert addresses == ["redis://a:6379/0", *shards]
+
+
+def test_core_layer_waits_longer_for_its_reads_than_its_blocking_pop():
+    layer = channel_layers("redis://h:6379/0", flavour="core", **LAYER_LIMITS)
+    (host,) = layer["default"]["CONFIG"]["hosts"]
+    assert host["socket_timeout"] > 5
+    assert "membership_ttl" not in layer["default"]["CONFIG"]
 
 
 def test_pubsub_layer_is_chosen_by_name_and_takes_no_capacity_or_expiry():
@@ -38,12 +59,13 @@ def test_unknown_layer_name_fails_loudly():
 
 
 def test_sentinel_url_names_sentinels_master_database_and_password():
-    assert redis_host("sentinel://:s3cret@10.0.0.1:26379,[::1]:26380/mymaster/2") == {
+    url = "sentinel://:s3cret@10.0.0.1:26379,[::1]:26380/mymaster/2"
+    assert redis_host(url, POOL) == {
         "sentinels": [("10.0.0.1", 26379), ("::1", 26380)],
         "master_name": "mymaster",
         "db": 2,
         "password": "s3cret",
-        **POOL_OPTIONS,
+        **POOL,
     }
 
 
@@ -52,7 +74,7 @@ def test_sentinel_url_names_sentinels_master_database_and_password():
 )
 def test_unusable_redis_url_fails_loudly(url):
     with pytest.raises(ImproperlyConfigured):
-        redis_host(url)
+        redis_host(url, POOL)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("off", False)])

@@ -44,7 +44,11 @@ async def test_accepts_with_the_first_supported_subprotocol_offered():
 
 async def test_echoes_while_the_channel_layers_redis_is_unreachable(settings):
     settings.CHANNEL_LAYERS = channel_layers(
-        "redis://127.0.0.1:1/0", capacity=10, expiry=5, group_expiry=5
+        "redis://127.0.0.1:1/0",
+        capacity=10,
+        expiry=5,
+        group_expiry=5,
+        membership_ttl=30,
     )
     client = communicator()
     assert (await client.connect())[0]

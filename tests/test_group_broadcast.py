@@ -9,7 +9,7 @@ import redis
 import websockets
 from channels_redis.core import RedisChannelLayer
 
-from tests.client import connect, nothing_arrives, receive
+from tests.client import connect, nothing_arrives, receive, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -88,16 +88,24 @@ async def test_idle_member_outlasts_the_layers_blocking_wait_for_messages(worker
             assert await receive(member) == "still there?"
 
 
-async def test_member_who_left_is_out_of_the_group_at_once(workers, redis_url):
+async def test_worker_whose_last_member_left_is_out_of_the_group_at_once(
+    workers, redis_url
+):
+    # The group holds worker processes with members, not members.
     stack, members = await join(workers, "leavers", 2)
     async with stack:
         client = redis.Redis.from_url(redis_url)
         (key,) = group_keys(redis_url)
-        assert client.zcard(key) == 4
+        assert client.zcard(key) == 2
         await members[3].close()
-        await wait_until(lambda: client.zcard(key) == 3)
+        await members[0].send("one left")
+        assert await receive(members[2]) == "one left"
+        await members[2].close()
+        await wait_until(lambda: client.zcard(key) == 1)
         await members[0].send("after the departure")
-        for member in members[:3]:
+        assert await receive(members[0]) == "one left"
+        assert await receive(members[1]) == "one left"
+        for member in members[:2]:
             assert await receive(member) == "after the departure"
 
 
@@ -124,11 +132,3 @@ async def test_longest_allowed_group_name_is_accepted(workers):
     async with connect(workers[0], f"/ws/echo/{'g.-_' * 20}/") as member:
         await member.send("ok")
         assert await receive(member) == "ok"
-
-
-async def wait_until(condition, seconds=5):
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)

@@ -1,11 +1,11 @@
-"""The queue daphne hands each application instance (server.daphne_server)."""
+"""The queue daphne hands each application instance (server.patches.daphne_server)."""
 
 import asyncio
 
 import pytest
 from daphne import cli
 
-from server.daphne_server import Inbox, Server
+from server.patches.daphne_server import Inbox, Server
 
 
 async def test_messages_come_out_in_the_order_they_went_in():

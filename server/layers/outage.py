@@ -14,9 +14,12 @@ class Outage:
         self.down = False
 
     def failed(self, error):
-        if not self.down:
-            self.down = True
-            logger.error("%s unavailable: %r", self.name, error)
+        """Record a failure; True if it starts an outage."""
+        if self.down:
+            return False
+        self.down = True
+        logger.error("%s unavailable: %r", self.name, error)
+        return True
 
     def recovered(self):
         if self.down:

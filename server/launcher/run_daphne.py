@@ -1,4 +1,4 @@
-"""``python -m server.run_daphne ARGS``: daphne's command line, on uvloop.
+"""``python -m server.launcher.run_daphne ARGS``: daphne's command line, on uvloop.
 
 daphne builds its event loop when ``daphne.server`` is first imported, so the
 uvloop policy must be in place before that; this module does only that, then

@@ -13,6 +13,11 @@ from functools import partial
 
 from daphne import cli, server
 
+RELIES_ON = [
+    (cli.CommandLineInterface, ["server_class"]),
+    (server.Server, ["create_application", "handle_reply", "application"]),
+]
+
 
 class Inbox:
     """Messages for one application instance, read by one task at a time."""

@@ -19,8 +19,8 @@ import time
 logger = logging.getLogger(__name__)
 
 APPLICATION = "project.asgi:application"
-# daphne's own command line, on uvloop (server/run_daphne.py).
-DAPHNE = [sys.executable, "-m", "server.run_daphne"]
+# daphne's own command line, on uvloop (server/launcher/run_daphne.py).
+DAPHNE = [sys.executable, "-m", "server.launcher.run_daphne"]
 # How many not-yet-accepted connections each socket may queue; Linux caps it
 # at net.core.somaxconn.
 LISTEN_BACKLOG = 2048

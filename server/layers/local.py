@@ -1,0 +1,120 @@
+"""What one worker process knows of its own channels: a queue each, and groups.
+
+Rule: this is the only place that holds per-channel state, and only the event
+loop's thread touches it. The layer's reader tasks put messages in; each
+consumer takes its own out with ``ChannelQueue.get``.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict, deque
+
+from channels.exceptions import ChannelFull
+
+logger = logging.getLogger(__name__)
+
+
+class ChannelQueue:
+    """Messages for one channel, at most ``capacity`` of them, one reader.
+
+    A queue that overflows, or that the layer fails, keeps the error instead of
+    messages: its reader gets the error on its next ``get`` and stops. A member
+    that missed a message must not go on as if it had not.
+    """
+
+    __slots__ = ("_messages", "_capacity", "_reader", "_error")
+
+    def __init__(self, capacity):
+        self._messages = deque()
+        self._capacity = capacity
+        self._reader = None
+        self._error = None
+
+    def put(self, message):
+        if self._error is not None:
+            return
+        if len(self._messages) >= self._capacity:
+            self.fail(ChannelFull(f"more than {self._capacity} messages waiting"))
+            return
+        self._messages.append(message)
+        self._wake()
+
+    def fail(self, error):
+        if self._error is None:
+            self._error = error
+            self._messages.clear()
+            self._wake()
+
+    async def get(self):
+        while not self._messages:
+            if self._error is not None:
+                raise self._error
+            if self._reader is not None:
+                raise RuntimeError("a channel has one reader; another is waiting")
+            # Cancelling this wait loses nothing: messages stay in the deque.
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        return self._messages.popleft()
+
+    def _wake(self):
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+
+class LocalChannels:
+    """This process's channels, and which of them belong to which group."""
+
+    def __init__(self, capacity_of):
+        self.capacity_of = capacity_of
+        self.queues = {}
+        self.groups = defaultdict(set)
+
+    def open(self, channel):
+        if channel not in self.queues:
+            self.queues[channel] = ChannelQueue(self.capacity_of(channel))
+        return self.queues[channel]
+
+    def close(self, channel):
+        """Forget a channel: its queue, and its place in every group."""
+        self.queues.pop(channel, None)
+        for group in [g for g, members in self.groups.items() if channel in members]:
+            self.leave(group, channel)
+
+    def join(self, group, channel):
+        self.open(channel)
+        self.groups[group].add(channel)
+
+    def leave(self, group, channel):
+        """Take ``channel`` out of ``group``; True if the group has none left here."""
+        members = self.groups.get(group)
+        if members is None:
+            return True
+        members.discard(channel)
+        if not members:
+            del self.groups[group]
+            return True
+        return False
+
+    def deliver(self, channel, message):
+        queue = self.queues.get(channel)
+        if queue is None:
+            # Its consumer has gone: the message was for nobody.
+            logger.debug("dropped a message for closed channel %s", channel)
+            return
+        queue.put(message)
+
+    def deliver_to_group(self, group, message):
+        # Each member gets its own dict: a handler may change the event it is given.
+        for channel in self.groups.get(group, ()):
+            self.deliver(channel, dict(message))
+
+    def fail_group(self, group, error):
+        for channel in self.groups.get(group, ()):
+            self.queues[channel].fail(error)
+
+    def fail_all(self, error):
+        for queue in self.queues.values():
+            queue.fail(error)

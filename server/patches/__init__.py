@@ -1,0 +1,61 @@
+"""Our patches to daphne, Twisted and autobahn, installed in one place.
+
+Each module says which upstream defect it works around and where that is
+reported, and lists the upstream internals it relies on; ``install`` checks
+they are all there first, so that a release that moved them stops the server
+at start-up with one line instead of misbehaving.
+"""
+
+import inspect
+import re
+
+from . import daphne_protocol, daphne_server, twisted_transport
+
+PATCHES = (daphne_protocol, daphne_server, twisted_transport)
+
+
+class UnsupportedUpstream(SystemExit):
+    pass
+
+
+def check(patch):
+    for owner, names in patch.RELIES_ON:
+        missing = [name for name in names if not has(owner, name)]
+        if missing:
+            raise UnsupportedUpstream(
+                f"{patch.__name__}: {describe(owner)} has no {', '.join(missing)}; "
+                "this release is not supported, see requirements.txt"
+            )
+
+
+def has(owner, name):
+    """An attribute, an entry of a list of names, or an attribute that
+    ``__init__`` sets on every instance."""
+    if isinstance(owner, (list, tuple)):
+        return name in owner
+    if hasattr(owner, name):
+        return True
+    init = getattr(owner, "__init__", None)
+    try:
+        source = inspect.getsource(init)
+    except (TypeError, OSError):
+        return False
+    return re.search(rf"self\.{re.escape(name)}\b", source) is not None
+
+
+def describe(owner):
+    if isinstance(owner, (list, tuple)):
+        return "the option list"
+    return getattr(owner, "__qualname__", None) or owner.__name__
+
+
+def install(*, max_message_size, send_buffer_bytes, close_timeout):
+    for patch in PATCHES:
+        check(patch)
+    daphne_protocol.install(
+        max_message_size=max_message_size,
+        send_buffer_bytes=send_buffer_bytes,
+        close_timeout=close_timeout,
+    )
+    daphne_server.install()
+    twisted_transport.install()
