@@ -210,6 +210,12 @@ class FanOutRun:
         self.all_done = asyncio.Event()
         self.duplicates = 0
 
+    def send(self, sender, number):
+        self.remaining[number] = self.members
+        self.sent_at[number] = time.perf_counter()
+        self.all_done.clear()
+        sender.send(WSMsgType.TEXT, b"%d %s" % (number, PAYLOAD))
+
     def delivered(self, number):
         if number not in self.remaining:
             self.duplicates += 1
@@ -222,13 +228,22 @@ class FanOutRun:
             if not self.remaining:
                 self.all_done.set()
 
+    async def finish(self):
+        """Wait for what is in flight; what never arrives is lost."""
+        if self.remaining:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_done.wait(), LOST_AFTER_SECONDS)
+        return sum(self.remaining.values())
 
-async def fan_out(member_urls, messages, seconds, window=4, watch=None):
+
+async def fan_out(member_urls, messages, seconds, offered, window=4, watch=None):
     """One member sends; every member, the sender included, must receive.
 
-    At most ``window`` messages are in flight: a message is done when every
-    member has it. Stops after ``messages`` messages or ``seconds``, or when
-    deliveries stall for LOST_AFTER_SECONDS; what never arrived is counted lost.
+    Saturation: at most ``window`` messages in flight, a message done when
+    every member has it, for ``messages`` messages or ``seconds``, or until
+    deliveries stall for LOST_AFTER_SECONDS. Then latency at a fixed load:
+    ``offered`` deliveries a second for ``seconds``, sent on a schedule.
+    Deliveries that never arrive are counted lost, second copies duplicated.
     """
     run = FanOutRun(len(member_urls), window)
     pairs = []
@@ -251,22 +266,33 @@ async def fan_out(member_urls, messages, seconds, window=4, watch=None):
                 await asyncio.wait_for(run.window.acquire(), LOST_AFTER_SECONDS)
             except TimeoutError:
                 break
-            run.remaining[sent] = run.members
-            run.sent_at[sent] = time.perf_counter()
-            run.all_done.clear()
-            sender.send(WSMsgType.TEXT, b"%d %s" % (sent, PAYLOAD))
+            run.send(sender, sent)
             sent += 1
-        if run.remaining:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.all_done.wait(), LOST_AFTER_SECONDS)
+        lost = await run.finish()
+    saturated = {
+        "deliveries_per_s": len(run.latencies) / clock.wall,
+        **latency_figures(run.latencies),
+    }
+
+    run.latencies = []
+    interval = run.members / offered
+    start = time.perf_counter()
+    for tick in range(max(1, int(seconds / interval))):
+        await asyncio.sleep(max(0.0, start + tick * interval - time.perf_counter()))
+        run.send(sender, sent)
+        sent += 1
+    lost += await run.finish()
+    at_rate = latency_figures(run.latencies)
     await close_all(pairs)
     return {
         "members": run.members,
         "messages": sent,
-        "deliveries_per_s": len(run.latencies) / clock.wall,
-        "lost": sum(run.remaining.values()),
+        **saturated,
+        "offered_per_s": offered,
+        "offered_p50_ms": at_rate["p50_ms"],
+        "offered_p99_ms": at_rate["p99_ms"],
+        "lost": lost,
         "duplicates": run.duplicates,
-        **latency_figures(run.latencies),
         "client_cpu": clock.client_cpu,
         **clock.cores,
     }

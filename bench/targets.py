@@ -155,6 +155,22 @@ def plain_websockets():
     )
 
 
+def websockets_broadcast(cores=(SERVER_CORE,), REDIS_URL="", **settings):
+    return Target(
+        "websockets broadcast",
+        [
+            str(BIN / "python"),
+            "-m",
+            "bench.websockets_broadcast",
+            "--port",
+            "{port}",
+            "--redis",
+            REDIS_URL,
+        ],
+        cores=cores,
+    )
+
+
 def redis_server():
     return Target(
         "redis",

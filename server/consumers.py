@@ -16,8 +16,14 @@ unreachable or stalled, ``ChannelLayerUnavailable`` or a redis-py error from
 channels-redis's layers) closes with 1013 so that its client reconnects; one
 that falls ``CHANNEL_CAPACITY`` events behind (``ChannelFull``) closes with 3008.
 Either way it leaves its groups and ``disconnect()`` runs.
+
+Group events whose handler is declared with ``fastlane`` take the fast lane
+when the channel layer offers one (``server/layers/local.py``): encoded and
+framed once per worker, written to every member. A subclass that overrides
+such a handler gets the event through it, as with any other handler.
 """
 
+import functools
 import logging
 
 from channels.consumer import get_handler_name
@@ -27,10 +33,46 @@ from redis.exceptions import RedisError
 
 from server.close_codes import TOO_SLOW, TRY_AGAIN_LATER
 from server.layers import ChannelLayerUnavailable
+from server.patches.daphne_server import FASTLANE
 
 logger = logging.getLogger(__name__)
 
 LAYER_ERRORS = (ChannelLayerUnavailable, RedisError)
+
+
+def fastlane(encode):
+    """An event handler that sends ``encode(event)`` to the client: a str as a
+    text message, bytes as binary.
+
+    ``encode`` sees only the event, never the consumer, so its result is the
+    same for every member and the layer may compute it once per worker and
+    write the same frame to every member's connection. A consumer that needs
+    per-member handling of the event overrides the handler instead.
+    """
+
+    async def handler(self, event):
+        content = encode(event)
+        if isinstance(content, str):
+            await self.send(text_data=content)
+        else:
+            await self.send(bytes_data=content)
+
+    handler.__name__ = encode.__name__
+    handler.__qualname__ = encode.__qualname__
+    handler.__doc__ = encode.__doc__
+    handler.fastlane = encode
+    return handler
+
+
+@functools.cache
+def fastlane_handlers(consumer_class):
+    """Handler name -> encoder, for the fast-lane handlers the class still has."""
+    handlers = {}
+    for name in dir(consumer_class):
+        encode = getattr(getattr(consumer_class, name, None), "fastlane", None)
+        if encode is not None:
+            handlers[name] = encode
+    return handlers
 
 
 class LeanWebsocketConsumer(AsyncWebsocketConsumer):
@@ -68,6 +110,15 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self.accepted = True
+        if self.channel_layer is not None:
+            self.join_fastlane()
+
+    def join_fastlane(self):
+        handlers = fastlane_handlers(type(self))
+        connection = self.scope.get("extensions", {}).get(FASTLANE)
+        register = getattr(self.channel_layer, "fastlane", None)
+        if handlers and connection is not None and register is not None:
+            register(self.channel_name, handlers, connection)
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)

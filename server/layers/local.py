@@ -1,8 +1,16 @@
-"""What one worker process knows of its own channels: a queue each, and groups.
+"""What one worker process knows of its own channels: a queue each, groups,
+and the fast lane to the connections of the channels that have one.
 
 Rule: this is the only place that holds per-channel state, and only the event
 loop's thread touches it. The layer's reader tasks put messages in; each
 consumer takes its own out with ``ChannelQueue.get``.
+
+The fast lane (Phoenix calls it that): a group event whose handler a consumer
+declared with ``server.consumers.fastlane`` is encoded and framed once per
+worker, and the frame is written to each such member's connection directly,
+with no queue, task or handler per member. A member whose consumer is busy with
+an earlier event, or has one waiting, gets the event through its queue instead,
+so that its events keep their order.
 """
 
 import asyncio
@@ -29,6 +37,10 @@ class ChannelQueue:
         self._capacity = capacity
         self._reader = None
         self._error = None
+
+    def idle(self):
+        """Its consumer waits for the next message, and none is waiting."""
+        return self._reader is not None and not self._messages and self._error is None
 
     def put(self, message):
         if self._error is not None:
@@ -71,6 +83,8 @@ class LocalChannels:
         self.capacity_of = capacity_of
         self.queues = {}
         self.groups = defaultdict(set)
+        # channel -> (its handlers' encoders by handler name, its connection)
+        self.fastlanes = {}
 
     def open(self, channel):
         if channel not in self.queues:
@@ -80,6 +94,7 @@ class LocalChannels:
     def close(self, channel):
         """Forget a channel: its queue, and its place in every group."""
         self.queues.pop(channel, None)
+        self.fastlanes.pop(channel, None)
         for group in [g for g, members in self.groups.items() if channel in members]:
             self.leave(group, channel)
 
@@ -107,9 +122,21 @@ class LocalChannels:
         queue.put(message)
 
     def deliver_to_group(self, group, message):
-        # Each member gets its own dict: a handler may change the event it is given.
+        handler = message.get("type", "").replace(".", "_")
+        frames = {}
         for channel in self.groups.get(group, ()):
-            self.deliver(channel, dict(message))
+            queue = self.queues[channel]
+            lane = self.fastlanes.get(channel)
+            if lane is not None and queue.idle():
+                encode = lane[0].get(handler)
+                if encode is not None:
+                    frame = frames.get(encode)
+                    if frame is None:
+                        frame = frames[encode] = lane[1].prepare_frame(encode(message))
+                    if lane[1].send_prepared(frame):
+                        continue
+            # Each member gets its own dict: a handler may change its event.
+            queue.put(dict(message))
 
     def fail_group(self, group, error):
         for channel in self.groups.get(group, ()):

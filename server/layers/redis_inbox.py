@@ -186,6 +186,12 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                     "group %s: channel %s is full, message dropped", group, name
                 )
 
+    def fastlane(self, channel, handlers, connection):
+        """Write group events for ``channel`` straight to ``connection`` when its
+        consumer is idle; ``handlers`` maps handler names to encoders."""
+        self._require_local(channel)
+        self.local.fastlanes[channel] = (handlers, connection)
+
     async def flush(self):
         self._start()
         for client in self._clients:
@@ -263,7 +269,11 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             if channel is None and key != self._inbox(self.worker):
                 break  # an old identity's inbox: its members are gone
             for raw in popped[1] if popped else ():
-                self._dispatch(raw, channel)
+                try:
+                    self._dispatch(raw, channel)
+                except Exception:
+                    # A bad message, or a failing encoder: the reader goes on.
+                    logger.exception("could not deliver a message from %s", key)
 
     def _dispatch(self, raw, channel):
         kind, name, message = msgpack.unpackb(raw, raw=False)

@@ -26,6 +26,7 @@ the plain ``daphne project.asgi:application`` command gets it too.
 import logging
 
 from autobahn.util import encode_truncate
+from autobahn.websocket.protocol import PreparedMessage
 from daphne import ws_protocol
 
 from server.close_codes import TOO_SLOW
@@ -42,7 +43,8 @@ RELIES_ON = [
         ws_protocol.WebSocketProtocol,
         ["CONFIG_ATTRS", "handle_reply", "sendData", "sendCloseFrame", "STATE_OPEN"],
     ),
-    (ws_protocol.WebSocketProtocol, ["_connectionMade"]),
+    (ws_protocol.WebSocketProtocol, ["_connectionMade", "sendPreparedMessage"]),
+    (PreparedMessage, ["payloadHybi"]),
     # Options autobahn copies from the factory unless the class has its own.
     (
         ws_protocol.WebSocketProtocol.CONFIG_ATTRS,
@@ -107,6 +109,22 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
             self.sendMessage(data, isBinary=True)
         else:
             self.sendMessage(text.encode("utf8"), isBinary=False)
+
+    @staticmethod
+    def prepare_frame(content):
+        """``content`` (str for a text message, bytes for binary) framed once,
+        to be written to any number of connections with ``send_prepared``."""
+        if isinstance(content, str):
+            return PreparedMessage(content.encode("utf8"), False, False, False)
+        return PreparedMessage(content, True, False, False)
+
+    def send_prepared(self, prepared):
+        """Write a frame from ``prepare_frame``; False if the connection is not
+        open, for the caller to take the ordinary path instead."""
+        if self.state != self.STATE_OPEN:
+            return False
+        self.sendPreparedMessage(prepared)
+        return True
 
     def sendData(self, data, sync=False, chopsize=None):
         # Every frame passes here whole. What the kernel will not take waits in

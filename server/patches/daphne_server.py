@@ -1,10 +1,15 @@
-"""daphne's Server, with a lighter queue between each connection and its application.
+"""daphne's Server, with a lighter queue between each connection and its
+application, and the connection itself offered to the application.
 
 daphne gives every connection an ``asyncio.Queue`` for the messages its
 application receives: daphne only calls ``put_nowait`` and the application only
 ``get``. An asyncio.Queue holds four deques for that (items, waiting getters,
 waiting putters and the Event behind ``join``), 3 KB of every idle connection
 (tracemalloc). ``Inbox`` holds one deque and one waiting reader.
+
+A WebSocket scope carries the ASGI extension ``fastlane``: the connection's
+protocol, through which the channel layer writes a group message framed once
+for every member (``server.layers.local``) instead of once per member.
 """
 
 import asyncio
@@ -12,6 +17,8 @@ from collections import deque
 from functools import partial
 
 from daphne import cli, server
+
+FASTLANE = "fastlane"
 
 RELIES_ON = [
     (cli.CommandLineInterface, ["server_class"]),
@@ -51,6 +58,8 @@ class Server(server.Server):
         assert "application_instance" not in self.connections[protocol]
         inbox = Inbox()
         scope.setdefault("asgi", {"version": "3.0"})
+        if scope["type"] == "websocket":
+            scope.setdefault("extensions", {})[FASTLANE] = protocol
         instance = self.application(
             scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol)
         )
