@@ -11,6 +11,7 @@ DIR/*.png.
 """
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -42,6 +43,8 @@ class Plan:
         # Deliveries a second offered for the latency figures: a load every
         # setup carries, so that p99 compares the path, not the queueing.
         self.fanout_offered = 2000
+        # Memory per member of one idle group of idle_connections members.
+        self.fanout_idle_members = True
         self.scaling_connections = 8 if quick else 64
 
 
@@ -105,14 +108,19 @@ FANOUT_SETUPS = {
 }
 
 
-async def fan_out_over_two_workers(plan, redis, setup, members):
-    """Members alternate between two single-worker servers, one per core."""
+def two_workers(setup, redis):
+    """Two single-worker servers of ``setup``, one per core, sharing ``redis``."""
     _, target, layer = FANOUT_SETUPS[setup]
     redis_url = f"redis://127.0.0.1:{redis.port}/0"
-    workers = [
+    return [
         target(cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer).start()
         for core in (0, 1)
     ]
+
+
+async def fan_out_over_two_workers(plan, redis, setup, members):
+    """Members alternate between the two workers."""
+    workers = two_workers(setup, redis)
     try:
         urls = [
             workers[number % 2].url_for("/ws/echo/bench/") for number in range(members)
@@ -129,6 +137,19 @@ async def fan_out_over_two_workers(plan, redis, setup, members):
             worker.stop()
 
 
+async def idle_group_over_two_workers(plan, redis, setup):
+    workers = two_workers(setup, redis)
+    try:
+        return await load.idle_group_memory(
+            workers,
+            [worker.url_for("/ws/echo/bench/") for worker in workers],
+            plan.idle_connections,
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
 async def measure_fanout(
     plan, setups=("ours", "stock-core", "stock-pubsub", "websockets")
 ):
@@ -136,15 +157,21 @@ async def measure_fanout(
     rows = []
     try:
         for setup in setups:
+            name = FANOUT_SETUPS[setup][0]
             for members in plan.fanout_members:
                 figures = await fan_out_over_two_workers(plan, redis, setup, members)
-                rows.append({"target": FANOUT_SETUPS[setup][0], **figures})
+                rows.append({"target": name, **figures})
+            if plan.fanout_idle_members:
+                idle = await idle_group_over_two_workers(plan, redis, setup)
+                rows.append({"target": name, "idle_members": True, **idle})
     finally:
         redis.stop()
     return rows
 
 
 async def measure_layers(plan):
+    plan = copy.copy(plan)
+    plan.fanout_idle_members = False
     return await measure_fanout(plan, setups=("ours", "ours-core", "ours-pubsub"))
 
 

@@ -173,11 +173,24 @@ async def handshakes(url, concurrency, seconds):
 
 async def idle_memory(server, url, count, settle=2.0):
     """Resident memory the server adds per idle open connection."""
+    return await idle_group_memory([server], [url], count, settle)
+
+
+async def idle_group_memory(servers, urls, count, settle=2.0):
+    """The same over several servers, the connections alternating between
+    ``urls``; memory is the servers' sum."""
+
+    def memory():
+        return sum(server.memory() for server in servers)
+
     await asyncio.sleep(settle)
-    before = server.memory()
-    pairs = await connect_many(url, count, Quiet)
+    before = memory()
+    pairs = []
+    for index, url in enumerate(urls):
+        share = count // len(urls) + (index < count % len(urls))
+        pairs.extend(await connect_many(url, share, Quiet))
     await asyncio.sleep(settle)
-    after = server.memory()
+    after = memory()
     await close_all(pairs)
     return {
         "connections": count,

@@ -1,8 +1,11 @@
-"""python -m bench.profile [--target ours|stock] [--load echo|handshakes] [--rate N]
+"""python -m bench.profile [--target ours|stock] [--load echo|handshakes|fanout]
+[--members N] [--rate N]
 
 Runs one server under py-spy while the benchmark's load generator drives it,
 and prints the functions where the server spends its time: self time (the
 function itself) and total time (with what it calls), as shares of samples.
+With ``--load fanout`` two workers share a Redis of their own, a group of
+``--members`` alternates between them, and the first worker is profiled.
 """
 
 import argparse
@@ -49,26 +52,42 @@ def location(frame):
     return f"({short})"
 
 
-async def drive(server, mode, seconds):
+async def drive(workers, mode, seconds, members):
     if mode == "echo":
-        return await load.echo_round_trips(server.url, 32, seconds, warmup=0.5)
-    return await load.handshakes(server.url, 16, seconds)
+        return await load.echo_round_trips(workers[0].url, 32, seconds, warmup=0.5)
+    if mode == "handshakes":
+        return await load.handshakes(workers[0].url, 16, seconds)
+    urls = [workers[number % 2].url_for("/ws/echo/bench/") for number in range(members)]
+    return await load.fan_out(urls, 10**6, seconds, offered=2000)
+
+
+def start(target, mode):
+    """The servers for ``mode``: one, or two workers and their Redis."""
+    if mode != "fanout":
+        return [target().start()], []
+    redis = targets.redis_server().start()
+    url = f"redis://127.0.0.1:{redis.port}/0"
+    workers = [target(cores=(core,), REDIS_URL=url).start() for core in (0, 1)]
+    return workers, [redis]
 
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("--target", choices=("ours", "stock"), default="ours")
-    parser.add_argument("--load", choices=("echo", "handshakes"), default="echo")
+    parser.add_argument(
+        "--load", choices=("echo", "handshakes", "fanout"), default="echo"
+    )
+    parser.add_argument("--members", type=int, default=1000, help="with fanout")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--rate", type=int, default=100, help="samples per second")
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {targets.CLIENT_CORE})
-    target = targets.ours() if args.target == "ours" else targets.stock_channels()
-    server = target.start()
+    target = targets.ours if args.target == "ours" else targets.stock_channels
+    workers, helpers = start(target, args.load)
     collapsed = tempfile.NamedTemporaryFile(suffix=".txt", delete=False).name
-    pid = server.processes()[-1].pid
+    pid = workers[0].processes()[-1].pid
     spy = subprocess.Popen(
         [
             PY_SPY,
@@ -89,12 +108,13 @@ def main():
         stderr=subprocess.DEVNULL,
     )
     try:
-        figures = uvloop.run(drive(server, args.load, args.seconds - 1))
+        figures = uvloop.run(drive(workers, args.load, args.seconds - 1, args.members))
         spy.wait(timeout=60)
     finally:
-        server.stop()
+        for server in [*workers, *helpers]:
+            server.stop()
     samples, by_self, by_total = top_functions(collapsed, args.top)
-    print(f"{target.name}, {args.load} load: {figures}")
+    print(f"{workers[0].target.name}, {args.load} load: {figures}")
     print(f"\nself time ({samples} samples)")
     for name, weight in by_self:
         print(f"{weight / samples:6.1%}  {name}")

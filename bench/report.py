@@ -74,6 +74,7 @@ FANOUT_BASELINE = "stock Channels, core layer"
 
 
 def fanout_table(rows):
+    rows = [row for row in rows if not row.get("idle_members")]
     baseline = {r["members"]: r for r in rows if r["target"] == FANOUT_BASELINE}
     lines = []
     for row in rows:
@@ -102,6 +103,15 @@ def fanout_table(rows):
     headers += [f"p50 ms at {offered:,.0f}/s", f"p99 ms at {offered:,.0f}/s"]
     headers += ["lost", "duplicates", "workers' cores", "Redis cores", "client CPU"]
     return markdown(headers, lines)
+
+
+def idle_group_table(rows):
+    rows = [row for row in rows if row.get("idle_members")]
+    lines = [
+        [row["target"], row["connections"], f"{row['kb_per_connection']:.1f}"]
+        for row in rows
+    ]
+    return markdown(["server", "idle members", "KB per member"], lines)
 
 
 def scaling_table(rows):
@@ -162,6 +172,8 @@ def table(document):
         parts += [
             "\n## Group fan-out over two workers",
             fanout_table(results["fanout"]),
+            "\n## One idle group over two workers",
+            idle_group_table(results["fanout"]),
         ]
     if "layers" in results:
         parts += [
@@ -211,7 +223,11 @@ def charts(document, out_dir):
         )
     if "fanout" in results:
         bar_chart(
-            "fanout", results["fanout"], "deliveries_per_s", "deliveries/s", "members"
+            "fanout",
+            [row for row in results["fanout"] if not row.get("idle_members")],
+            "deliveries_per_s",
+            "deliveries/s",
+            "members",
         )
     if "scaling" in results:
         bar_chart(

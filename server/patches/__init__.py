@@ -30,14 +30,14 @@ def check(patch):
 
 def has(owner, name):
     """An attribute, an entry of a list of names, or an attribute that
-    ``__init__`` sets on every instance."""
+    ``__init__`` (or, for a function, the function) sets on ``self``."""
     if isinstance(owner, (list, tuple)):
         return name in owner
     if hasattr(owner, name):
         return True
-    init = getattr(owner, "__init__", None)
+    setter = owner if inspect.isfunction(owner) else getattr(owner, "__init__", None)
     try:
-        source = inspect.getsource(init)
+        source = inspect.getsource(setter)
     except (TypeError, OSError):
         return False
     return re.search(rf"self\.{re.escape(name)}\b", source) is not None

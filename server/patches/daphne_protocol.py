@@ -27,6 +27,7 @@ import logging
 
 from autobahn.util import encode_truncate
 from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne import ws_protocol
 
 from server.close_codes import TOO_SLOW
@@ -44,6 +45,7 @@ RELIES_ON = [
         ["CONFIG_ATTRS", "handle_reply", "sendData", "sendCloseFrame", "STATE_OPEN"],
     ),
     (ws_protocol.WebSocketProtocol, ["_connectionMade", "sendPreparedMessage"]),
+    (AutobahnProtocol._connectionMade, ["send_queue"]),
     (PreparedMessage, ["payloadHybi"]),
     # Options autobahn copies from the factory unless the class has its own.
     (
@@ -142,7 +144,12 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
                 # not answered it within closeHandshakeTimeout.
                 self.closingSlow = True
                 return self.serverClose(TOO_SLOW.code, TOO_SLOW.reason)
-        super().sendData(data, sync, chopsize)
+        if sync or chopsize or self.send_queue:
+            return super().sendData(data, sync, chopsize)
+        # autobahn's own sendData formats a debug line (hltype, hlval) for every
+        # write, logged or not: a fifth of a fan-out worker's time (py-spy,
+        # python -m bench.profile --load fanout). It writes only this otherwise.
+        self.transport.write(data)
 
     def serverClose(self, code=None, reason=None):
         encoded = encode_truncate(reason, MAX_CLOSE_REASON_BYTES) if reason else None
