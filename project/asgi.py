@@ -2,12 +2,15 @@
 
 HTTP goes to Django. WebSocket handshakes pass the origin check
 (server.middleware.origin), then session and user lookup
-(server.middleware.auth), then the URL router.
+(server.middleware.auth), then the URL router: the ``websocket_urlpatterns``
+of every installed app that has a ``routing`` module, in INSTALLED_APPS order,
+and last a refusal (403) of any other path.
 Importing this module also installs our patches to daphne, autobahn and
 Twisted (server.patches), with the WEBSOCKET_* settings as their limits.
 """
 
 import gc
+import importlib
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,9 +26,12 @@ except ImproperlyConfigured as error:
     raise SystemExit(f"Configuration error: {error}") from None
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import WebsocketDenier  # noqa: E402
+from django.apps import apps  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import re_path  # noqa: E402
+from django.utils.module_loading import module_has_submodule  # noqa: E402
 
-from echo import routing  # noqa: E402
 from server import patches  # noqa: E402
 from server.middleware.auth import SessionAuthMiddleware  # noqa: E402
 from server.middleware.origin import allowed_hosts_or_no_origin  # noqa: E402
@@ -36,11 +42,23 @@ patches.install(
     close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
 )
 
+
+def websocket_urlpatterns():
+    patterns = []
+    for app in apps.get_app_configs():
+        if module_has_submodule(app.module, "routing"):
+            routing = importlib.import_module(f"{app.name}.routing")
+            patterns.extend(getattr(routing, "websocket_urlpatterns", []))
+    # Any other path is refused at the handshake (403), not failed with a 500.
+    patterns.append(re_path(r"", WebsocketDenier.as_asgi(), name="unknown"))
+    return patterns
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_application,
         "websocket": allowed_hosts_or_no_origin(
-            SessionAuthMiddleware(URLRouter(routing.websocket_urlpatterns))
+            SessionAuthMiddleware(URLRouter(websocket_urlpatterns()))
         ),
     }
 )

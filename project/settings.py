@@ -28,13 +28,18 @@ CSRF_TRUSTED_ORIGINS = env.words("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.messages",
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "channels",
     "server",
+    # Each feature app with a routing.py is served at its WebSocket paths
+    # (project/asgi.py); nothing else needs to know of it.
     "echo",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -44,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -59,6 +65,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
             ],
         },
     },
@@ -71,8 +78,20 @@ DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{STATE_DIR / 'db.sqlite3'}",
         conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0),
+        # A kept connection that the server closed is replaced on its next use
+        # (consumers reach the database through database_sync_to_async).
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Writers take the lock when their transaction starts, so that two
+        # workers storing into one room wait for each other instead of failing
+        # on a lock upgrade; WAL lets readers go on meanwhile.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.text("REDIS_URL")
@@ -110,6 +129,25 @@ WEBSOCKET_SEND_BUFFER_BYTES = env.integer(
 # before the close frame.
 WEBSOCKET_CLOSE_TIMEOUT = env.integer("WEBSOCKET_CLOSE_TIMEOUT", 5, minimum=1)
 
+# Chat (chat/protocol.py and docs/chat-protocol.md).
+# Anonymous clients may chat under a name of their choosing (?name=).
+CHAT_ALLOW_ANONYMOUS = env.flag("CHAT_ALLOW_ANONYMOUS", default=True)
+# Characters in one message: a long paragraph, well under the frame limit.
+CHAT_MAX_TEXT_LENGTH = env.integer("CHAT_MAX_TEXT_LENGTH", 4000, minimum=1)
+# Messages a join without "since" brings: a screenful and some.
+CHAT_HISTORY_LATEST = env.integer("CHAT_HISTORY_LATEST", 50, minimum=1)
+# Most messages in one history page or one "since" answer: bounds one reply
+# (at most 100 x 4,000 characters) and one query; the client asks for more.
+CHAT_HISTORY_PAGE = env.integer("CHAT_HISTORY_PAGE", 100, minimum=1)
+# Seconds between two typing notices a connection passes on.
+CHAT_TYPING_INTERVAL = env.integer("CHAT_TYPING_INTERVAL", 2, minimum=0)
+# Seconds a presence entry outlives its worker's last renewal (every third).
+CHAT_PRESENCE_TTL = env.integer("CHAT_PRESENCE_TTL", 30, minimum=3)
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat"
+LOGOUT_REDIRECT_URL = "chat"
+
 STATIC_URL = "static/"
 # Where collectstatic gathers the files (the Dockerfile sets it). Unset, they are
 # served straight from the apps' static folders, so a checkout needs no build step.
@@ -133,6 +171,7 @@ LOGGING = {
     "loggers": {
         "echo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "chat": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

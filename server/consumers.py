@@ -7,8 +7,12 @@ once, makes a new task for every message. Profiling the echo service put those
 two at about 45% of its time. This class keeps the same hooks (connect,
 receive, disconnect, event handlers named after event types) and drops both:
 
-- database access goes through ``database_sync_to_async`` (or the ORM's async
-  methods), which close stale connections themselves, so no sweep per event;
+- database access goes through ``channels.db.database_sync_to_async``, which
+  closes broken and obsolete connections before and after each call (and with
+  CONN_HEALTH_CHECKS on, replaces one the database server closed), so a consumer
+  that never touches the database, as the echo does, pays nothing. The ORM's
+  own async methods (``aget``, ``acreate``...) are plain ``sync_to_async`` and
+  do none of that: consumers do not use them;
 - a consumer without a channel layer reads its one source of events directly.
 
 A consumer with a channel layer that can no longer vouch for delivery (Redis

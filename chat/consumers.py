@@ -1,0 +1,233 @@
+"""The chat consumer: rooms, history, presence, typing and direct messages.
+
+Read it top to bottom: connect, receive (which hands each message type to its
+``on_<type>`` method), disconnect, then the group events. Every message is
+stored before it is broadcast and carries its room's next id, so a client that
+sees a gap, or reconnects, asks for what it missed (``since``, ``history``).
+Database work goes through ``db`` (database_sync_to_async, which replaces
+broken connections); per-connection state is set in ``connect``.
+"""
+
+import time
+
+from channels.db import database_sync_to_async as db
+from channels.layers import DEFAULT_CHANNEL_LAYER
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError
+
+from server.consumers import LeanWebsocketConsumer, fastlane
+
+from . import protocol, storage
+from .presence import presence_for
+from .protocol import ProtocolError
+
+
+class ChatConsumer(LeanWebsocketConsumer):
+    channel_layer_alias = DEFAULT_CHANNEL_LAYER
+
+    async def connect(self):
+        self.user = self.scope["user"]
+        self.name = await db(chat_name)(self.user, self.scope.get("query_string"))
+        self.rooms = {}  # joined: room name -> Room
+        self.typed_at = {}  # room name -> when this connection last said so
+        self.presence = presence_for(self.channel_layer)
+        await self.accept()
+        if self.name is None:
+            await self.reply(protocol.error(ProtocolError(protocol.INVALID_NAME)))
+            close = protocol.CLOSE_INVALID_NAME
+            await self.close(close.code, close.reason)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        ref = None
+        try:
+            if text_data is None:
+                raise ProtocolError(protocol.BINARY_FRAME)
+            message = protocol.parse(text_data)
+            ref = message.get("client_id")
+            await getattr(self, f"on_{message['type']}")(message)
+        except ProtocolError as problem:
+            await self.reply(protocol.error(problem, ref))
+
+    async def disconnect(self, code):
+        for room in list(self.rooms.values()):
+            await self.leave(room)
+
+    # What a client may send.
+
+    async def on_join(self, message):
+        name = protocol.room_name(message)
+        since = protocol.field(message, "since", int, required=False)
+        room = await db(storage.open_room)(name, self.user)
+        await self.enter(room, since)
+
+    async def on_direct(self, message):
+        other = protocol.field(message, "user", str)
+        since = protocol.field(message, "since", int, required=False)
+        room = await db(storage.open_direct_room)(self.user, other)
+        await self.enter(room, since)
+
+    async def on_leave(self, message):
+        room = self.joined(message)
+        await self.leave(room)
+        await self.reply({"type": "left", "room": room.name})
+
+    async def on_message(self, message):
+        room = self.joined(message)
+        text = protocol.field(message, "text", str)
+        if len(text) > settings.CHAT_MAX_TEXT_LENGTH:
+            raise ProtocolError(
+                protocol.TEXT_TOO_LONG,
+                f"at most {settings.CHAT_MAX_TEXT_LENGTH} characters",
+            )
+        if not text.strip():
+            raise ProtocolError(protocol.INVALID_FIELD, "text is empty")
+        client_id = protocol.field(message, "client_id", str, required=False)
+        if client_id is not None and not protocol.CLIENT_ID.fullmatch(client_id):
+            raise ProtocolError(protocol.INVALID_FIELD, "client_id is invalid")
+        try:
+            stored, new = await db(storage.store)(
+                room, self.name, self.user, text, client_id
+            )
+        except DatabaseError:
+            raise ProtocolError(protocol.UNAVAILABLE) from None
+        if new:
+            await self.channel_layer.group_send(
+                room.group, {"type": "chat.message", "message": stored.wire(room.name)}
+            )
+        else:
+            await self.reply(stored.wire(room.name))
+
+    async def on_history(self, message):
+        room = self.joined(message)
+        before = protocol.field(message, "before", int, required=False)
+        after = protocol.field(message, "after", int, required=False)
+        limit = protocol.field(message, "limit", int, required=False)
+        page = settings.CHAT_HISTORY_PAGE
+        limit = page if limit is None else max(1, min(limit, page))
+        if (before is None) == (after is None):
+            raise ProtocolError(protocol.INVALID_FIELD, "give one of before, after")
+        if before is not None:
+            messages = await db(storage.before)(room, before, limit)
+        else:
+            messages = await db(storage.after)(room, after, limit)
+        await self.reply(
+            {
+                "type": "history",
+                "room": room.name,
+                "messages": [m.wire(room.name) for m in messages],
+                "last_id": await db(storage.last_seq)(room),
+            }
+        )
+
+    async def on_typing(self, message):
+        room = self.joined(message)
+        now = time.monotonic()
+        if now - self.typed_at.get(room.name, -1e9) < settings.CHAT_TYPING_INTERVAL:
+            return
+        self.typed_at[room.name] = now
+        await self.channel_layer.group_send(
+            room.group, {"type": "chat.typing", "room": room.name, "user": self.name}
+        )
+
+    async def on_rooms(self, message):
+        public = await db(storage.public_rooms)()
+        direct = await db(storage.direct_rooms)(self.user)
+        await self.reply(
+            {
+                "type": "rooms",
+                "rooms": [{"name": n, "last_id": last} for n, last in public],
+                "direct": [{"name": n, "last_id": last} for n, last in direct],
+            }
+        )
+
+    # Joining and leaving a room.
+
+    async def enter(self, room, since):
+        """Join ``room``'s group (so that nothing sent from now on is missed),
+        announce this user if they were not there, then answer with the
+        members and the history: the newest messages, or those after
+        ``since``. Messages may arrive before ``joined``; their ids order them.
+        """
+        if room.name not in self.rooms:
+            await self.channel_layer.group_add(room.group, self.channel_name)
+            self.groups.append(room.group)
+            self.rooms[room.name] = room
+            if await self.presence.enter(
+                room.group, room.name, self.name, self.channel_name
+            ):
+                await self.announce(room, joined=[self.name])
+        if since is None:
+            messages = await db(storage.latest)(room, settings.CHAT_HISTORY_LATEST)
+        else:
+            messages = await db(storage.after)(room, since, settings.CHAT_HISTORY_PAGE)
+        await self.reply(
+            {
+                "type": "joined",
+                "room": room.name,
+                "members": await self.presence.members(room.group),
+                "messages": [m.wire(room.name) for m in messages],
+                "last_id": await db(storage.last_seq)(room),
+            }
+        )
+
+    async def leave(self, room):
+        del self.rooms[room.name]
+        self.groups.remove(room.group)
+        await self.channel_layer.group_discard(room.group, self.channel_name)
+        if await self.presence.exit(room.group, self.name, self.channel_name):
+            await self.announce(room, left=[self.name])
+
+    async def announce(self, room, joined=(), left=()):
+        await self.channel_layer.group_send(
+            room.group,
+            {
+                "type": "chat.presence",
+                "room": room.name,
+                "joined": list(joined),
+                "left": list(left),
+            },
+        )
+
+    def joined(self, message):
+        name = protocol.room_name(message)
+        if name not in self.rooms:
+            raise ProtocolError(protocol.NOT_JOINED)
+        return self.rooms[name]
+
+    async def reply(self, message):
+        await self.send(text_data=protocol.encode(message))
+
+    # Group events. The same bytes go to every member (the fast lane) but for
+    # typing, which a member does not hear of itself.
+
+    @fastlane
+    def chat_message(event):
+        """A stored message, for every member of its room."""
+        return protocol.encode(event["message"])
+
+    @fastlane
+    def chat_presence(event):
+        """Users who came or went."""
+        return protocol.encode({**event, "type": "presence"})
+
+    async def chat_typing(self, event):
+        """Someone else is typing."""
+        if event["user"] != self.name:
+            await self.reply({**event, "type": "typing"})
+
+
+def chat_name(user, query_string):
+    """The name this connection chats under, or None if it has none it may use.
+
+    A logged-in user chats as themselves; an anonymous client, where allowed,
+    names itself with ?name=, which may not be a registered user's name.
+    """
+    if user.is_authenticated:
+        return user.username
+    if not settings.CHAT_ALLOW_ANONYMOUS:
+        return None
+    name = protocol.name_from_query(query_string or b"")
+    if name is None or get_user_model().objects.filter(username=name).exists():
+        return None
+    return name

@@ -1,0 +1,162 @@
+"""The chat protocol on /ws/chat/: JSON text frames, one object each.
+
+This module owns the wire format: every message type a client may send, every
+type the server sends, every error code and the limits. docs/chat-protocol.md
+documents each of them, and tests/test_chat_protocol_doc.py checks that the
+two name the same types and codes.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from server.close_codes import (
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    INVALID_UTF8,
+    MESSAGE_TOO_BIG,
+    NORMAL,
+    TOO_SLOW,
+    TRY_AGAIN_LATER,
+    CloseCode,
+)
+
+# What a client sends.
+CLIENT_TYPES = ("join", "leave", "message", "history", "typing", "direct", "rooms")
+# What the server sends.
+SERVER_TYPES = (
+    "joined",
+    "left",
+    "message",
+    "history",
+    "typing",
+    "presence",
+    "rooms",
+    "error",
+)
+
+# Room names: lower-case, as in a URL; "dm." is kept for direct messages.
+ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+DIRECT_ROOM_PREFIX = "dm."
+# Anonymous names: letters, digits, "_", "-" and "."; no spaces or controls.
+USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,30}")
+CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    detail: str
+
+
+BAD_JSON = Error("bad_json", "a message must be one JSON object")
+BINARY_FRAME = Error("binary_frame", "the chat protocol is JSON in text messages")
+UNKNOWN_TYPE = Error("unknown_type", "unknown message type")
+INVALID_FIELD = Error("invalid_field", "a field is missing or invalid")
+TEXT_TOO_LONG = Error("text_too_long", "the text is longer than allowed")
+UNKNOWN_ROOM = Error("unknown_room", "no such room")
+FORBIDDEN = Error("forbidden", "this room is not yours to join or read")
+NOT_JOINED = Error("not_joined", "join the room first")
+LOGIN_REQUIRED = Error("login_required", "log in to do that")
+UNKNOWN_USER = Error("unknown_user", "no such registered user")
+INVALID_NAME = Error("invalid_name", "choose a valid name that is not registered")
+UNAVAILABLE = Error("unavailable", "the message could not be stored; send it again")
+
+ERRORS = (
+    BAD_JSON,
+    BINARY_FRAME,
+    UNKNOWN_TYPE,
+    INVALID_FIELD,
+    TEXT_TOO_LONG,
+    UNKNOWN_ROOM,
+    FORBIDDEN,
+    NOT_JOINED,
+    LOGIN_REQUIRED,
+    UNKNOWN_USER,
+    INVALID_NAME,
+    UNAVAILABLE,
+)
+
+
+# Sent when a connection has no name it may chat under; the server's shared
+# codes (1001, 1009, 1013, 3008, ...) are in server/close_codes.py.
+CLOSE_INVALID_NAME = CloseCode(4001, "choose a valid name, or log in", retry=False)
+CLOSE_CODES = (
+    NORMAL,
+    GOING_AWAY,
+    INVALID_UTF8,
+    MESSAGE_TOO_BIG,
+    INTERNAL_ERROR,
+    TRY_AGAIN_LATER,
+    TOO_SLOW,
+    CLOSE_INVALID_NAME,
+)
+
+
+class ProtocolError(Exception):
+    """A client message the server answers with an error and otherwise ignores."""
+
+    def __init__(self, error, detail=None):
+        super().__init__(error.code)
+        self.error = error
+        self.detail = detail or error.detail
+
+
+def parse(text):
+    """One client message: a dict with a known ``type``."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ProtocolError(BAD_JSON) from None
+    if not isinstance(message, dict):
+        raise ProtocolError(BAD_JSON)
+    if message.get("type") not in CLIENT_TYPES:
+        raise ProtocolError(UNKNOWN_TYPE, f"unknown type {message.get('type')!r}")
+    return message
+
+
+def field(message, name, kind, required=True):
+    """``message[name]`` if it is a ``kind``; None if absent and not required."""
+    value = message.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ProtocolError(INVALID_FIELD, f"{name} must be a {kind.__name__}")
+    return value
+
+
+def name_from_query(query_string):
+    """The valid ``name`` in a query string, or None."""
+    names = parse_qs(query_string.decode("latin1")).get("name", [])
+    if len(names) == 1 and USER_NAME.fullmatch(names[0]):
+        return names[0]
+    return None
+
+
+def room_name(message):
+    name = field(message, "room", str)
+    if not ROOM_NAME.fullmatch(name) and not is_direct(name):
+        raise ProtocolError(UNKNOWN_ROOM, f"{name[:70]!r} is not a room name")
+    return name
+
+
+def is_direct(name):
+    return name.startswith(DIRECT_ROOM_PREFIX)
+
+
+def direct_room(first, second):
+    """The private room of two users, the same whichever asks."""
+    return DIRECT_ROOM_PREFIX + ".".join(sorted((first, second)))
+
+
+def error(problem, ref=None):
+    """The error reply; ``ref`` is the client_id of the message it answers."""
+    reply = {"type": "error", "code": problem.error.code, "detail": problem.detail}
+    if isinstance(ref, str):
+        reply["ref"] = ref
+    return reply
+
+
+def encode(message):
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))

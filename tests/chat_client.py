@@ -1,0 +1,95 @@
+"""A chat client for the tests: JSON messages over a real WebSocket, and a
+manage.py helper that makes registered users with a session to log in with."""
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+
+import websockets
+
+from tests import servers
+
+RECEIVE_SECONDS = 10
+
+
+class ChatClient:
+    def __init__(self, websocket):
+        self.websocket = websocket
+        self.unread = []  # received, not yet asked for
+
+    async def send(self, type_, **fields):
+        await self.websocket.send(json.dumps({"type": type_, **fields}))
+
+    async def next(self, type_, seconds=RECEIVE_SECONDS, **match):
+        """The next message of ``type_`` (whose fields include ``match``);
+        anything else received meanwhile stays unread, in order."""
+        for index, message in enumerate(self.unread):
+            if matches(message, type_, match):
+                return self.unread.pop(index)
+        async with asyncio.timeout(seconds):
+            while True:
+                message = json.loads(await self.websocket.recv())
+                if matches(message, type_, match):
+                    return message
+                self.unread.append(message)
+
+    async def silent(self, type_, seconds=0.5, **match):
+        """True if no ``type_`` message arrives within ``seconds``."""
+        with contextlib.suppress(TimeoutError):
+            message = await self.next(type_, seconds, **match)
+            raise AssertionError(f"expected no {type_}, received {message}")
+        return True
+
+    async def join(self, room, **fields):
+        await self.send("join", room=room, **fields)
+        return await self.next("joined", room=room)
+
+    async def say(self, room, text, **fields):
+        await self.send("message", room=room, text=text, **fields)
+
+    async def close(self):
+        await self.websocket.close()
+
+
+def matches(message, type_, match):
+    return message.get("type") == type_ and all(
+        message.get(key) == value for key, value in match.items()
+    )
+
+
+@contextlib.asynccontextmanager
+async def chat(server, name=None, session=None):
+    query = f"?name={name}" if name else ""
+    headers = {"Cookie": f"sessionid={session}"} if session else {}
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server.port}/ws/chat/{query}", additional_headers=headers
+    ) as websocket:
+        yield ChatClient(websocket)
+
+
+MAKE_USER = """
+from django.contrib import auth
+from django.contrib.sessions.backends.db import SessionStore
+user, _ = auth.get_user_model().objects.get_or_create(username={name!r})
+session = SessionStore()
+session[auth.SESSION_KEY] = str(user.pk)
+session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.save()
+print(session.session_key)
+"""
+
+
+def registered_user(database_url, name):
+    """Make ``name`` a registered user; a session key logged in as them."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", MAKE_USER.format(name=name)],
+        cwd=servers.REPOSITORY,
+        env=servers.service_environment(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
