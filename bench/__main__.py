@@ -11,13 +11,16 @@ DIR/*.png.
 """
 
 import argparse
+import asyncio
 import copy
 import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +28,7 @@ import uvloop
 
 from bench import load, targets
 
-MODES = ("echo", "handshakes", "memory", "fanout", "scaling", "layers")
+MODES = ("echo", "handshakes", "memory", "fanout", "scaling", "layers", "chat")
 
 
 class Plan:
@@ -46,6 +49,9 @@ class Plan:
         # Memory per member of one idle group of idle_connections members.
         self.fanout_idle_members = True
         self.scaling_connections = 8 if quick else 64
+        self.chat_members = 10 if quick else 100
+        # Messages a second offered to the chat room for its latency figures.
+        self.chat_offered = 200
 
 
 def baselines():
@@ -175,6 +181,41 @@ async def measure_layers(plan):
     return await measure_fanout(plan, setups=("ours", "ours-core", "ours-pubsub"))
 
 
+async def measure_chat(plan):
+    """One room over two workers, on DATABASE_URL (PostgreSQL for the
+    figures README gives) or a fresh SQLite file, and a Redis of its own."""
+    database = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tempfile.mkdtemp(prefix='bench-chat-')}/chat.sqlite3"
+    )
+    migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
+    environment = targets.environment(DATABASE_URL=database)
+    await asyncio.to_thread(
+        subprocess.run, migrate, cwd=targets.REPOSITORY, env=environment, check=True
+    )
+    redis = targets.redis_server().start()
+    url = f"redis://127.0.0.1:{redis.port}/0"
+    workers = [
+        targets.ours(cores=(core,), REDIS_URL=url, DATABASE_URL=database).start()
+        for core in (0, 1)
+    ]
+    try:
+        urls = [
+            workers[number % 2].url_for(f"/ws/chat/?name=m{number}")
+            for number in range(plan.chat_members)
+        ]
+        figures = await load.chat_room(
+            urls,
+            plan.seconds,
+            plan.chat_offered,
+            watch={"workers": workers, "redis": redis},
+        )
+    finally:
+        for server in [*workers, redis]:
+            server.stop()
+    engine = database.split(":", 1)[0]
+    return [{"target": f"ours, {engine}", **figures}]
+
+
 async def measure_scaling(plan):
     # Both cores serve; the load generator takes its share of them too.
     os.sched_setaffinity(0, {targets.SERVER_CORE, targets.CLIENT_CORE})
@@ -207,6 +248,7 @@ MEASURES = {
     "fanout": measure_fanout,
     "scaling": measure_scaling,
     "layers": measure_layers,
+    "chat": measure_chat,
 }
 
 

@@ -309,3 +309,112 @@ async def fan_out(member_urls, messages, seconds, offered, window=4, watch=None)
         "client_cpu": clock.client_cpu,
         **clock.cores,
     }
+
+
+class ChatMember(WSListener):
+    """A chat member: counts itself joined, then records each message's
+    arrival by the number its text starts with."""
+
+    TEXT = b'"text":"'
+
+    def __init__(self, run):
+        self.run = run
+
+    def on_ws_connected(self, transport):
+        transport.send(WSMsgType.TEXT, b'{"type":"join","room":"%s"}' % self.run.room)
+
+    def on_ws_frame(self, transport, frame):
+        payload = frame.get_payload_as_bytes()
+        if payload.startswith(b'{"type":"joined"'):
+            self.run.member_joined()
+        elif payload.startswith(b'{"type":"message"'):
+            start = payload.index(self.TEXT) + len(self.TEXT)
+            self.run.delivered(int(payload[start : payload.index(b" ", start)]))
+
+
+class ChatRun(FanOutRun):
+    """FanOutRun, with each message's time to its last member kept too."""
+
+    def __init__(self, members, window):
+        super().__init__(members, window)
+        # A room of its own: a database may hold earlier runs' rooms, whose
+        # client ids would make these messages resends.
+        self.room = b"bench-%d" % time.time_ns()
+        self.joined = 0
+        self.completions = []
+        self.all_joined = asyncio.Event()
+
+    def member_joined(self):
+        self.joined += 1
+        if self.joined == self.members:
+            self.all_joined.set()
+
+    def send(self, sender, number):
+        self.remaining[number] = self.members
+        self.sent_at[number] = time.perf_counter()
+        self.all_done.clear()
+        sender.send(
+            WSMsgType.TEXT,
+            b'{"type":"message","room":"%s","text":"%d %s","client_id":"b%d"}'
+            % (self.room, number, PAYLOAD, number),
+        )
+
+    def delivered(self, number):
+        if self.remaining.get(number) == 1:
+            self.completions.append(time.perf_counter() - self.sent_at[number])
+        super().delivered(number)
+
+
+async def chat_room(member_urls, seconds, offered, senders=10, window=100, watch=None):
+    """Members join one room; ``senders`` of them (on both workers) take turns
+    to send. Saturation: ``window`` messages in flight, each done when stored
+    and received by every member, for ``seconds``; then ``offered`` messages a
+    second for ``seconds``, timed from send to the last member's receipt."""
+    run = ChatRun(len(member_urls), window)
+    pairs = []
+    for start in range(0, len(member_urls), CONNECT_BATCH):
+        pairs.extend(
+            await asyncio.gather(
+                *(
+                    ws_connect(lambda: ChatMember(run), url, extra_headers=ORIGIN)
+                    for url in member_urls[start : start + CONNECT_BATCH]
+                )
+            )
+        )
+    await asyncio.wait_for(run.all_joined.wait(), 30)
+    turns = [transport for transport, _ in pairs[: max(1, senders)]]
+    sent = 0
+    with Clock(watch) as clock:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            try:
+                await asyncio.wait_for(run.window.acquire(), LOST_AFTER_SECONDS)
+            except TimeoutError:
+                break
+            run.send(turns[sent % len(turns)], sent)
+            sent += 1
+        lost = await run.finish()
+    accepted = len(run.completions) / clock.wall
+
+    run.completions = []
+    start = time.perf_counter()
+    for tick in range(max(1, int(seconds * offered))):
+        await asyncio.sleep(max(0.0, start + tick / offered - time.perf_counter()))
+        run.send(turns[sent % len(turns)], sent)
+        sent += 1
+    lost += await run.finish()
+    at_rate = latency_figures(run.completions)
+    await close_all(pairs)
+    return {
+        "members": run.members,
+        "senders": len(turns),
+        "messages": sent,
+        "accepted_per_s": accepted,
+        "offered_per_s": offered,
+        "p50_ms": at_rate["p50_ms"],
+        "p99_ms": at_rate["p99_ms"],
+        "lost": lost,
+        "duplicates": run.duplicates,
+        "client_cpu": clock.client_cpu,
+        **clock.cores,
+    }

@@ -1,11 +1,13 @@
-"""python -m bench.profile [--target ours|stock] [--load echo|handshakes|fanout]
-[--members N] [--rate N]
+"""python -m bench.profile [--target ours|stock]
+[--load echo|handshakes|fanout|chat] [--members N] [--rate N]
 
 Runs one server under py-spy while the benchmark's load generator drives it,
 and prints the functions where the server spends its time: self time (the
 function itself) and total time (with what it calls), as shares of samples.
 With ``--load fanout`` two workers share a Redis of their own, a group of
-``--members`` alternates between them, and the first worker is profiled.
+``--members`` alternates between them, and the first worker is profiled;
+``--load chat`` does the same with a chat room, on DATABASE_URL (else SQLite)
+and the sender on the first worker.
 """
 
 import argparse
@@ -57,25 +59,46 @@ async def drive(workers, mode, seconds, members):
         return await load.echo_round_trips(workers[0].url, 32, seconds, warmup=0.5)
     if mode == "handshakes":
         return await load.handshakes(workers[0].url, 16, seconds)
+    if mode == "chat":
+        urls = [
+            workers[number % 2].url_for(f"/ws/chat/?name=m{number}")
+            for number in range(members)
+        ]
+        return await load.chat_room(urls, seconds, offered=200)
     urls = [workers[number % 2].url_for("/ws/echo/bench/") for number in range(members)]
     return await load.fan_out(urls, 10**6, seconds, offered=2000)
 
 
 def start(target, mode):
     """The servers for ``mode``: one, or two workers and their Redis."""
-    if mode != "fanout":
+    if mode not in ("fanout", "chat"):
         return [target().start()], []
     redis = targets.redis_server().start()
-    url = f"redis://127.0.0.1:{redis.port}/0"
-    workers = [target(cores=(core,), REDIS_URL=url).start() for core in (0, 1)]
+    settings = {"REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
+    if mode == "chat":
+        settings["DATABASE_URL"] = chat_database()
+    workers = [target(cores=(core,), **settings).start() for core in (0, 1)]
     return workers, [redis]
+
+
+def chat_database():
+    database = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tempfile.mkdtemp(prefix='bench-chat-')}/chat.sqlite3"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=targets.REPOSITORY,
+        env=targets.environment(DATABASE_URL=database),
+        check=True,
+    )
+    return database
 
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("--target", choices=("ours", "stock"), default="ours")
     parser.add_argument(
-        "--load", choices=("echo", "handshakes", "fanout"), default="echo"
+        "--load", choices=("echo", "handshakes", "fanout", "chat"), default="echo"
     )
     parser.add_argument("--members", type=int, default=1000, help="with fanout")
     parser.add_argument("--seconds", type=float, default=8)

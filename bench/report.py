@@ -114,6 +114,29 @@ def idle_group_table(rows):
     return markdown(["server", "idle members", "KB per member"], lines)
 
 
+def chat_table(rows):
+    lines = [
+        [
+            row["target"],
+            row["members"],
+            f"{row['accepted_per_s']:,.0f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            f"{row['lost']:.0f}",
+            f"{row['duplicates']:.0f}",
+            f"{row['workers_cores']:.2f}",
+            f"{row['redis_cores']:.2f}",
+            f"{row['client_cpu']:.0%}",
+        ]
+        for row in rows
+    ]
+    offered = rows[0]["offered_per_s"] if rows else 0
+    headers = ["server", "members", "accepted/s"]
+    headers += [f"p50 ms at {offered}/s", f"p99 ms at {offered}/s", "lost"]
+    headers += ["duplicates", "workers' cores", "Redis cores", "client CPU"]
+    return markdown(headers, lines)
+
+
 def scaling_table(rows):
     one = next((row for row in rows if row["workers"] == 1), None)
 
@@ -182,6 +205,8 @@ def table(document):
         ]
     if "scaling" in results:
         parts += ["\n## Scaling (both cores)", scaling_table(results["scaling"])]
+    if "chat" in results:
+        parts += ["\n## Chat: one room over two workers", chat_table(results["chat"])]
     return "\n".join(parts)
 
 

@@ -77,7 +77,10 @@ if not DATABASE_URL:
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{STATE_DIR / 'db.sqlite3'}",
-        conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0),
+        # Seconds a connection is kept. A worker lives for days and stores a
+        # chat message per transaction: a new connection each time held the
+        # chat benchmark to 81 messages/s on PostgreSQL, against 170 kept.
+        conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 600),
         # A kept connection that the server closed is replaced on its next use
         # (consumers reach the database through database_sync_to_async).
         conn_health_checks=True,

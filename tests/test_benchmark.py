@@ -28,6 +28,7 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
         "fanout",
         "scaling",
         "layers",
+        "chat",
     }
     for mode, rows in document["results"].items():
         assert rows, f"{mode} measured nothing"
@@ -37,6 +38,8 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
         if row["target"] == "ours, inbox layer" and not row.get("idle_members")
     ]
     assert ours and all(row["lost"] == row["duplicates"] == 0 for row in ours)
+    (chat,) = document["results"]["chat"]
+    assert chat["lost"] == chat["duplicates"] == 0 and chat["accepted_per_s"] > 0
     assert "rt/s vs stock" in result.stdout
     assert "| ours (1 worker) | 1 |" in result.stdout
     assert (tmp_path / "echo.png").stat().st_size > 0

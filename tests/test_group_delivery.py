@@ -47,19 +47,32 @@ async def reset(websocket):
     websocket.transport.abort()
 
 
-async def churn(workers, group, stop, leave):
-    """Join ``group`` and leave again, over and over, until ``stop`` is set."""
-    joins = 0
-    deadline = time.monotonic() + CHURN_SECONDS
-    while not stop.is_set() and time.monotonic() < deadline:
-        worker = workers[joins % len(workers)]
-        websocket = await websockets.connect(
-            f"ws://127.0.0.1:{worker.port}/ws/echo/{group}/", max_size=None
-        )
-        await asyncio.sleep(0.005)
-        await leave(websocket)
-        joins += 1
-    return joins
+class Churn:
+    """Clients that join a group and leave it again, over and over, counting
+    their joins, until stopped or CHURN_SECONDS pass."""
+
+    def __init__(self, workers, group, leave):
+        self.workers, self.group, self.leave = workers, group, leave
+        self.joins = 0
+        self.progress = asyncio.Condition()
+        self.stop = asyncio.Event()
+
+    async def client(self):
+        deadline = time.monotonic() + CHURN_SECONDS
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            worker = self.workers[self.joins % len(self.workers)]
+            websocket = await websockets.connect(
+                f"ws://127.0.0.1:{worker.port}/ws/echo/{self.group}/", max_size=None
+            )
+            await asyncio.sleep(0.005)
+            await self.leave(websocket)
+            async with self.progress:
+                self.joins += 1
+                self.progress.notify_all()
+
+    async def reached(self, joins):
+        async with self.progress:
+            await self.progress.wait_for(lambda: self.joins >= joins)
 
 
 async def close_normally(websocket):
@@ -78,21 +91,20 @@ async def test_members_who_stay_receive_everything_while_others_churn(
             for _ in range(3)
         ]
         sender = stayers[0]
-        stop = asyncio.Event()
-        churners = [
-            asyncio.create_task(churn(two_workers, "churn", stop, leave))
-            for _ in range(CHURNERS)
-        ]
+        churn = Churn(two_workers, "churn", leave)
+        churners = [asyncio.create_task(churn.client()) for _ in range(CHURNERS)]
         receipts = [asyncio.create_task(collect(s, len(messages))) for s in stayers]
         for number, message in enumerate(messages):
+            # Sending keeps pace with the churn, however fast this machine is:
+            # a join and a leave for every five messages.
+            await asyncio.wait_for(churn.reached(number // 5), CHURN_SECONDS)
             await sender.send(message)
-            if number % 10 == 0:
-                await asyncio.sleep(0.002)
         received = await asyncio.gather(*receipts)
-        stop.set()
-        joins = sum(await asyncio.gather(*churners))
+        churn.stop.set()
+        await asyncio.gather(*churners)
+        joins = churn.joins
 
-    assert joins > 200, "the churn never got going"
+    assert joins >= len(messages) // 5, "the churn never got going"
     for member, got in enumerate(received):
         assert got == messages, (
             f"member {member} on worker {member // 3}: "

@@ -70,9 +70,7 @@ function send(message) {
 }
 
 function joinMessage(name, since) {
-  const direct = name.startsWith("dm.");
-  return direct && since === undefined && !rooms.get(name)?.joined && false
-    ? {} : { type: "join", room: name, since };
+  return { type: "join", room: name, since };
 }
 
 // What the server sends.
@@ -301,10 +299,13 @@ if ($("new-direct")) {
 }
 
 if ($("name-form")) {
+  const nameButton = $("name-form").querySelector("button");
   $("name").value = me;
+  nameButton.textContent = me ? "Rename" : "Chat as guest";
   $("name-form").onsubmit = (event) => {
     event.preventDefault();
     me = $("name").value.trim();
+    nameButton.textContent = "Rename";
     localStorage.setItem("chat-name", me);
     stopped = false;
     if (socket) socket.close();
