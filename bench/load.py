@@ -100,17 +100,22 @@ class EchoRun:
 
 
 async def connect_many(url, count, listener_factory):
-    transports = []
-    for start in range(0, count, CONNECT_BATCH):
-        batch = min(CONNECT_BATCH, count - start)
-        pairs = await asyncio.gather(
-            *(
-                ws_connect(listener_factory, url, extra_headers=ORIGIN)
-                for _ in range(batch)
+    return await connect_each([url] * count, listener_factory)
+
+
+async def connect_each(urls, listener_factory):
+    """One connection to each URL, CONNECT_BATCH at a time."""
+    pairs = []
+    for start in range(0, len(urls), CONNECT_BATCH):
+        pairs.extend(
+            await asyncio.gather(
+                *(
+                    ws_connect(listener_factory, url, extra_headers=ORIGIN)
+                    for url in urls[start : start + CONNECT_BATCH]
+                )
             )
         )
-        transports.extend(pairs)
-    return transports
+    return pairs
 
 
 async def close_all(pairs):
@@ -259,16 +264,7 @@ async def fan_out(member_urls, messages, seconds, offered, window=4, watch=None)
     Deliveries that never arrive are counted lost, second copies duplicated.
     """
     run = FanOutRun(len(member_urls), window)
-    pairs = []
-    for start in range(0, len(member_urls), CONNECT_BATCH):
-        pairs.extend(
-            await asyncio.gather(
-                *(
-                    ws_connect(lambda: Member(run), url, extra_headers=ORIGIN)
-                    for url in member_urls[start : start + CONNECT_BATCH]
-                )
-            )
-        )
+    pairs = await connect_each(member_urls, lambda: Member(run))
     await asyncio.sleep(0.5)
     sender = pairs[0][0]
     sent = 0
@@ -371,16 +367,7 @@ async def chat_room(member_urls, seconds, offered, senders=10, window=100, watch
     and received by every member, for ``seconds``; then ``offered`` messages a
     second for ``seconds``, timed from send to the last member's receipt."""
     run = ChatRun(len(member_urls), window)
-    pairs = []
-    for start in range(0, len(member_urls), CONNECT_BATCH):
-        pairs.extend(
-            await asyncio.gather(
-                *(
-                    ws_connect(lambda: ChatMember(run), url, extra_headers=ORIGIN)
-                    for url in member_urls[start : start + CONNECT_BATCH]
-                )
-            )
-        )
+    pairs = await connect_each(member_urls, lambda: ChatMember(run))
     await asyncio.wait_for(run.all_joined.wait(), 30)
     turns = [transport for transport, _ in pairs[: max(1, senders)]]
     sent = 0

@@ -3,8 +3,11 @@ import subprocess
 import sys
 
 import pytest
+import redis
+from playwright.sync_api import sync_playwright
 
 from tests import servers
+from tests.browser import launch
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +68,22 @@ def start_daphne(logs_dir, server_database_url):
     yield start
     for server in started:
         stop_cleanly(server)
+
+
+@pytest.fixture
+def redis_workers(start_daphne, redis_url):
+    """Two daphne processes on two ports sharing one Redis, its keys cleared."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return [start_daphne(REDIS_URL=redis_url) for _ in range(2)]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
 
 
 def stop_cleanly(server):

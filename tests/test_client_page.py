@@ -1,21 +1,11 @@
 """The client page in a real browser against a real daphne."""
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
-from tests.browser import launch
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 XSS_PROBE = '<img src=x onerror="window.__injected = true">'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

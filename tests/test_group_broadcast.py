@@ -17,13 +17,6 @@ MEMBERS_PER_WORKER = 5
 MESSAGES = 200
 
 
-@pytest.fixture
-def workers(start_daphne, redis_url):
-    """Two daphne processes on two ports, one Redis, a clean key space."""
-    redis.Redis.from_url(redis_url).flushdb()
-    return [start_daphne(REDIS_URL=redis_url) for _ in range(2)]
-
-
 def group_keys(redis_url):
     return redis.Redis.from_url(redis_url).keys("echo:group:*")
 
@@ -39,9 +32,9 @@ async def join(workers, group, per_worker):
 
 
 async def test_every_member_on_either_worker_receives_every_message_in_order(
-    workers,
+    redis_workers,
 ):
-    stack, members = await join(workers, "lobby", MEMBERS_PER_WORKER)
+    stack, members = await join(redis_workers, "lobby", MEMBERS_PER_WORKER)
     async with stack:
         sent = [f"message {number}" for number in range(MESSAGES)]
         for message in sent:
@@ -50,8 +43,8 @@ async def test_every_member_on_either_worker_receives_every_message_in_order(
             assert [await receive(member) for _ in sent] == sent
 
 
-async def test_text_binary_and_empty_messages_keep_their_type(workers):
-    stack, members = await join(workers, "types", 1)
+async def test_text_binary_and_empty_messages_keep_their_type(redis_workers):
+    stack, members = await join(redis_workers, "types", 1)
     async with stack:
         for message in ["text ✓", b"\x00binary", "", b""]:
             await members[1].send(message)
@@ -61,26 +54,30 @@ async def test_text_binary_and_empty_messages_keep_their_type(workers):
                 assert echoed == message
 
 
-async def test_another_group_hears_nothing(workers):
-    stack, members = await join(workers, "talkers", 1)
-    async with stack, connect(workers[1], "/ws/echo/listeners/") as outsider:
+async def test_another_group_hears_nothing(redis_workers):
+    stack, members = await join(redis_workers, "talkers", 1)
+    async with stack, connect(redis_workers[1], "/ws/echo/listeners/") as outsider:
         await members[0].send("for talkers only")
         assert await receive(members[1]) == "for talkers only"
         assert await nothing_arrives(outsider)
 
 
-async def test_member_hears_messages_sent_the_moment_its_connection_opens(workers):
-    stack, (sender, _) = await join(workers, "newcomers", 1)
+async def test_member_hears_messages_sent_the_moment_its_connection_opens(
+    redis_workers,
+):
+    stack, (sender, _) = await join(redis_workers, "newcomers", 1)
     async with stack:
         for attempt in range(20):
-            async with connect(workers[1], "/ws/echo/newcomers/") as newcomer:
+            async with connect(redis_workers[1], "/ws/echo/newcomers/") as newcomer:
                 await sender.send(f"welcome {attempt}")
                 assert await receive(newcomer) == f"welcome {attempt}"
             assert await receive(sender) == f"welcome {attempt}"
 
 
-async def test_idle_member_outlasts_the_layers_blocking_wait_for_messages(workers):
-    stack, members = await join(workers, "quiet", 1)
+async def test_idle_member_outlasts_the_layers_blocking_wait_for_messages(
+    redis_workers,
+):
+    stack, members = await join(redis_workers, "quiet", 1)
     async with stack:
         await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
         await members[0].send("still there?")
@@ -89,10 +86,10 @@ async def test_idle_member_outlasts_the_layers_blocking_wait_for_messages(worker
 
 
 async def test_worker_whose_last_member_left_is_out_of_the_group_at_once(
-    workers, redis_url
+    redis_workers, redis_url
 ):
     # The group holds worker processes with members, not members.
-    stack, members = await join(workers, "leavers", 2)
+    stack, members = await join(redis_workers, "leavers", 2)
     async with stack:
         client = redis.Redis.from_url(redis_url)
         (key,) = group_keys(redis_url)
@@ -110,9 +107,9 @@ async def test_worker_whose_last_member_left_is_out_of_the_group_at_once(
 
 
 async def test_no_membership_is_left_in_redis_after_everyone_disconnects(
-    workers, redis_url
+    redis_workers, redis_url
 ):
-    stack, members = await join(workers, "ephemeral", MEMBERS_PER_WORKER)
+    stack, members = await join(redis_workers, "ephemeral", MEMBERS_PER_WORKER)
     async with stack:
         assert group_keys(redis_url)
     await wait_until(lambda: group_keys(redis_url) == [])
@@ -121,14 +118,14 @@ async def test_no_membership_is_left_in_redis_after_everyone_disconnects(
 @pytest.mark.parametrize(
     "group", ["has space", "a" * 81, "semi;colon", "ünïcode", "slash/in", "star*"]
 )
-async def test_invalid_group_name_is_refused_at_the_handshake(workers, group):
+async def test_invalid_group_name_is_refused_at_the_handshake(redis_workers, group):
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with connect(workers[0], f"/ws/echo/{quote(group, safe='')}/"):
+        async with connect(redis_workers[0], f"/ws/echo/{quote(group, safe='')}/"):
             pass
     assert refused.value.response.status_code == 403
 
 
-async def test_longest_allowed_group_name_is_accepted(workers):
-    async with connect(workers[0], f"/ws/echo/{'g.-_' * 20}/") as member:
+async def test_longest_allowed_group_name_is_accepted(redis_workers):
+    async with connect(redis_workers[0], f"/ws/echo/{'g.-_' * 20}/") as member:
         await member.send("ok")
         assert await receive(member) == "ok"

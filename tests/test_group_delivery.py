@@ -24,12 +24,6 @@ CHURN_SECONDS = 20
 CHURNERS = 8
 
 
-@pytest.fixture
-def two_workers(start_daphne, redis_url):
-    redis.Redis.from_url(redis_url).flushdb()
-    return [start_daphne(REDIS_URL=redis_url) for _ in range(2)]
-
-
 async def collect(member, count, seconds=30):
     """The next ``count`` messages ``member`` receives, within ``seconds``."""
     received = []
@@ -81,17 +75,17 @@ async def close_normally(websocket):
 
 @pytest.mark.parametrize("leave", [close_normally, reset], ids=["close", "reset"])
 async def test_members_who_stay_receive_everything_while_others_churn(
-    two_workers, leave
+    redis_workers, leave
 ):
     messages = [f"message {number}" for number in range(1500)]
     async with contextlib.AsyncExitStack() as stack:
         stayers = [
             await stack.enter_async_context(connect(worker, "/ws/echo/churn/"))
-            for worker in two_workers
+            for worker in redis_workers
             for _ in range(3)
         ]
         sender = stayers[0]
-        churn = Churn(two_workers, "churn", leave)
+        churn = Churn(redis_workers, "churn", leave)
         churners = [asyncio.create_task(churn.client()) for _ in range(CHURNERS)]
         receipts = [asyncio.create_task(collect(s, len(messages))) for s in stayers]
         for number, message in enumerate(messages):
@@ -112,8 +106,8 @@ async def test_members_who_stay_receive_everything_while_others_churn(
         )
 
 
-async def test_killed_worker_leaves_the_other_delivering_everything(two_workers):
-    doomed, survivor = two_workers
+async def test_killed_worker_leaves_the_other_delivering_everything(redis_workers):
+    doomed, survivor = redis_workers
     messages = [f"message {number}" for number in range(600)]
     async with contextlib.AsyncExitStack() as stack:
         members = [

@@ -1,11 +1,12 @@
-"""The queue daphne hands each application instance (server.patches.daphne_server)."""
+"""The one-reader queue (server.inbox) daphne hands each application instance."""
 
 import asyncio
 
 import pytest
 from daphne import cli
 
-from server.patches.daphne_server import Inbox, Server
+from server.inbox import Inbox
+from server.patches.daphne_server import Server
 
 
 async def test_messages_come_out_in_the_order_they_went_in():

@@ -13,16 +13,17 @@ an earlier event, or has one waiting, gets the event through its queue instead,
 so that its events keep their order.
 """
 
-import asyncio
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 
 from channels.exceptions import ChannelFull
+
+from server.inbox import Inbox
 
 logger = logging.getLogger(__name__)
 
 
-class ChannelQueue:
+class ChannelQueue(Inbox):
     """Messages for one channel, at most ``capacity`` of them, one reader.
 
     A queue that overflows, or that the layer fails, keeps the error instead of
@@ -30,12 +31,11 @@ class ChannelQueue:
     that missed a message must not go on as if it had not.
     """
 
-    __slots__ = ("_messages", "_capacity", "_reader", "_error")
+    __slots__ = ("_capacity", "_error")
 
     def __init__(self, capacity):
-        self._messages = deque()
+        super().__init__()
         self._capacity = capacity
-        self._reader = None
         self._error = None
 
     def idle(self):
@@ -48,8 +48,7 @@ class ChannelQueue:
         if len(self._messages) >= self._capacity:
             self.fail(ChannelFull(f"more than {self._capacity} messages waiting"))
             return
-        self._messages.append(message)
-        self._wake()
+        self.put_nowait(message)
 
     def fail(self, error):
         if self._error is None:
@@ -57,23 +56,9 @@ class ChannelQueue:
             self._messages.clear()
             self._wake()
 
-    async def get(self):
-        while not self._messages:
-            if self._error is not None:
-                raise self._error
-            if self._reader is not None:
-                raise RuntimeError("a channel has one reader; another is waiting")
-            # Cancelling this wait loses nothing: messages stay in the deque.
-            self._reader = asyncio.get_running_loop().create_future()
-            try:
-                await self._reader
-            finally:
-                self._reader = None
-        return self._messages.popleft()
-
-    def _wake(self):
-        if self._reader is not None and not self._reader.done():
-            self._reader.set_result(None)
+    def _check(self):
+        if self._error is not None:
+            raise self._error
 
 
 class LocalChannels:

@@ -2,10 +2,8 @@
 application, and the connection itself offered to the application.
 
 daphne gives every connection an ``asyncio.Queue`` for the messages its
-application receives: daphne only calls ``put_nowait`` and the application only
-``get``. An asyncio.Queue holds four deques for that (items, waiting getters,
-waiting putters and the Event behind ``join``), 3 KB of every idle connection
-(tracemalloc). ``Inbox`` holds one deque and one waiting reader.
+application receives, though daphne only calls ``put_nowait`` and the
+application only ``get``: ``server.inbox.Inbox`` does that in 3 KB less.
 
 A WebSocket scope carries the ASGI extension ``fastlane``: the connection's
 protocol, through which the channel layer writes a group message framed once
@@ -13,10 +11,11 @@ for every member (``server.layers.local``) instead of once per member.
 """
 
 import asyncio
-from collections import deque
 from functools import partial
 
 from daphne import cli, server
+
+from server.inbox import Inbox
 
 FASTLANE = "fastlane"
 
@@ -24,32 +23,6 @@ RELIES_ON = [
     (cli.CommandLineInterface, ["server_class"]),
     (server.Server, ["create_application", "handle_reply", "application"]),
 ]
-
-
-class Inbox:
-    """Messages for one application instance, read by one task at a time."""
-
-    __slots__ = ("_messages", "_reader")
-
-    def __init__(self):
-        self._messages = deque()
-        self._reader = None
-
-    def put_nowait(self, message):
-        self._messages.append(message)
-        if self._reader is not None and not self._reader.done():
-            self._reader.set_result(None)
-
-    async def get(self):
-        while not self._messages:
-            if self._reader is not None:
-                raise RuntimeError("an Inbox has one reader; another is waiting")
-            self._reader = asyncio.get_running_loop().create_future()
-            try:
-                await self._reader
-            finally:
-                self._reader = None
-        return self._messages.popleft()
 
 
 class Server(server.Server):
