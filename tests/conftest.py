@@ -77,9 +77,11 @@ def redis_workers(start_daphne, redis_url):
     return [start_daphne(REDIS_URL=redis_url) for _ in range(2)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless, driven by Playwright."""
+    """Debian's Chromium, headless, driven by Playwright. Module scope: the
+    sync API holds an event loop in this thread until it stops, and the async
+    tests of later modules need the thread's loop free."""
     with sync_playwright() as playwright:
         browser = launch(playwright)
         yield browser
