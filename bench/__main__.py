@@ -38,6 +38,10 @@ class Plan:
         self.quick = quick
         self.rounds = 1 if quick else 3
         self.seconds = 1.0 if quick else 5.0
+        # Pauses that let a server settle before a figure is read: warm-up
+        # before round trips, and before and after idle connections open.
+        self.warmup = 0.2 if quick else 1.0
+        self.settle = 0.5 if quick else 2.0
         self.echo_connections = (1, 8) if quick else (1, 32, 256)
         self.handshake_concurrency = 4 if quick else 16
         self.idle_connections = 100 if quick else 5000
@@ -47,7 +51,7 @@ class Plan:
         # setup carries, so that p99 compares the path, not the queueing.
         self.fanout_offered = 2000
         # Memory per member of one idle group of idle_connections members.
-        self.fanout_idle_members = True
+        self.fanout_idle_members = not quick
         self.scaling_connections = 8 if quick else 64
         self.chat_members = 10 if quick else 100
         # Messages a second offered to the chat room for its latency figures.
@@ -75,7 +79,11 @@ async def measure_echo(plan):
     async def measure(server):
         return [
             await load.echo_round_trips(
-                server.url, connections, plan.seconds, watch={"server": server}
+                server.url,
+                connections,
+                plan.seconds,
+                warmup=plan.warmup,
+                watch={"server": server},
             )
             for connections in plan.echo_connections
         ]
@@ -94,7 +102,11 @@ async def measure_handshakes(plan):
 
 async def measure_memory(plan):
     async def measure(server):
-        return [await load.idle_memory(server, server.url, plan.idle_connections)]
+        return [
+            await load.idle_memory(
+                server, server.url, plan.idle_connections, settle=plan.settle
+            )
+        ]
 
     return await on_each_server(measure)
 
@@ -150,6 +162,7 @@ async def idle_group_over_two_workers(plan, redis, setup):
             workers,
             [worker.url_for("/ws/echo/bench/") for worker in workers],
             plan.idle_connections,
+            settle=plan.settle,
         )
     finally:
         for worker in workers:
@@ -229,6 +242,7 @@ async def measure_scaling(plan):
                     server.url,
                     plan.scaling_connections,
                     plan.seconds,
+                    warmup=plan.warmup,
                     watch={"server": server},
                 )
                 rows.append(

@@ -64,7 +64,10 @@ async def chat(server, name=None, session=None):
     query = f"?name={name}" if name else ""
     headers = {"Cookie": f"sessionid={session}"} if session else {}
     async with websockets.connect(
-        f"ws://127.0.0.1:{server.port}/ws/chat/{query}", additional_headers=headers
+        f"ws://127.0.0.1:{server.port}/ws/chat/{query}",
+        additional_headers=headers,
+        # Unread messages must not hold the close handshake up (close_timeout).
+        max_queue=None,
     ) as websocket:
         yield ChatClient(websocket)
 

@@ -14,6 +14,10 @@ def ws_url(server, path="/ws/echo/"):
 
 def connect(server, path="/ws/echo/", **options):
     options.setdefault("max_size", None)
+    # A client that is not reading keeps taking in what arrives, so that its
+    # close handshake is not stuck behind unread messages for close_timeout.
+    # Tests of a client that stops reading pass max_queue themselves.
+    options.setdefault("max_queue", None)
     return websockets.connect(ws_url(server, path), **options)
 
 

@@ -56,7 +56,9 @@ class Churn:
         while not self.stop.is_set() and time.monotonic() < deadline:
             worker = self.workers[self.joins % len(self.workers)]
             websocket = await websockets.connect(
-                f"ws://127.0.0.1:{worker.port}/ws/echo/{self.group}/", max_size=None
+                f"ws://127.0.0.1:{worker.port}/ws/echo/{self.group}/",
+                max_size=None,
+                max_queue=None,
             )
             await asyncio.sleep(0.005)
             await self.leave(websocket)

@@ -51,7 +51,12 @@ def test_launcher_runs_the_asked_number_of_workers_on_one_port(
     ]
     launcher = servers.Server(command, port, logs_dir / "launcher.log", env=env)
     try:
-        workers = worker_processes(launcher)
+        # The port listens as soon as the launcher binds it, before it has
+        # started every worker.
+        deadline = time.monotonic() + 10
+        while len(workers := worker_processes(launcher)) < 2:
+            assert time.monotonic() < deadline, "the launcher started too few"
+            time.sleep(0.05)
         assert len(workers) == 2
         heard = asyncio.run(members_hear_each_other(launcher, 8))
         assert heard == ["to everyone"] * 8
