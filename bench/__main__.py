@@ -37,12 +37,12 @@ class Plan:
     def __init__(self, quick):
         self.quick = quick
         self.rounds = 1 if quick else 3
-        self.seconds = 1.0 if quick else 5.0
+        self.seconds = 0.5 if quick else 5.0
         # Pauses that let a server settle before a figure is read: warm-up
         # before round trips, and before and after idle connections open.
-        self.warmup = 0.2 if quick else 1.0
-        self.settle = 0.5 if quick else 2.0
-        self.echo_connections = (1, 8) if quick else (1, 32, 256)
+        self.warmup = 0.1 if quick else 1.0
+        self.settle = 0.3 if quick else 2.0
+        self.echo_connections = (8,) if quick else (1, 32, 256)
         self.handshake_concurrency = 4 if quick else 16
         self.idle_connections = 100 if quick else 5000
         self.fanout_members = (10,) if quick else (10, 200, 1000)

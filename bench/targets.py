@@ -1,25 +1,17 @@
 """The servers under test, each started as a subprocess on loopback."""
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
+from bench.processes import REPOSITORY, ServerProcess, free_port
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+__all__ = ["REPOSITORY", "Running", "Target"]
+
 BIN = Path(sys.executable).parent
 SERVER_CORE = 0
 CLIENT_CORE = 1
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def environment(**overrides):
@@ -53,66 +45,19 @@ class Target:
         return Running(self, port or free_port())
 
 
-class Running:
+class Running(ServerProcess):
+    """A target's server, pinned to its cores, its output on the terminal."""
+
     def __init__(self, target, port):
         self.target = target
-        self.port = port
         command = [part.format(port=port) for part in target.command]
-        cores = ",".join(str(core) for core in target.cores)
-        self.process = subprocess.Popen(
-            ["taskset", "-c", cores, *command],
-            cwd=REPOSITORY,
-            env=target.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE if os.environ.get("BENCH_DEBUG") else None,
+        super().__init__(
+            command, port, env=target.env, cores=target.cores, name=target.name
         )
-        self._wait_until_listening()
 
     @property
     def url(self):
-        return f"ws://127.0.0.1:{self.port}{self.target.path}"
-
-    def url_for(self, path):
-        return f"ws://127.0.0.1:{self.port}{path}"
-
-    def _wait_until_listening(self, seconds=30):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.target.name} exited at start")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                time.sleep(0.3)
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"{self.target.name} did not listen on {self.port}")
-
-    def processes(self):
-        """The server's processes: the one started and any workers it started."""
-        parent = psutil.Process(self.process.pid)
-        return [parent, *parent.children(recursive=True)]
-
-    def memory(self):
-        """Resident memory of all the server's processes, in bytes."""
-        return sum(process.memory_info().rss for process in self.processes())
-
-    def cpu_seconds(self):
-        total = 0.0
-        for process in self.processes():
-            times = process.cpu_times()
-            total += times.user + times.system
-        return total
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        return self.url_for(self.target.path)
 
 
 def ours(workers=1, cores=(SERVER_CORE,), **settings):

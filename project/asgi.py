@@ -40,6 +40,7 @@ patches.install(
     max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE,
     send_buffer_bytes=settings.WEBSOCKET_SEND_BUFFER_BYTES,
     close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
+    permessage_deflate=settings.WEBSOCKET_PERMESSAGE_DEFLATE,
 )
 
 

@@ -17,8 +17,11 @@ MAX_REDIS_CONNECTIONS = 1000
 # wait for messages (else an idle member's read times out just as Redis answers
 # "nothing yet", and it is closed with 1013: redis-py 8's 5 s default did that
 # to the core layer's 5 s BZPOPMIN), and it bounds how long a Redis that
-# stopped answering goes unnoticed. The inbox layer waits 2 s (BLOCK_SECONDS).
-SOCKET_TIMEOUTS = {"inbox": 5, "core": 10, "pubsub": 10}
+# stopped answering goes unnoticed. The inbox layer's timeout is the
+# REDIS_SOCKET_TIMEOUT setting, and it waits this fraction of it for messages;
+# channels-redis's layers wait 5 s, so theirs is fixed.
+BLOCK_FRACTION = 0.4
+UPSTREAM_SOCKET_TIMEOUT = 10
 SENTINEL_SCHEME = "sentinel"
 # README gives the measurements behind the default.
 REDIS_LAYERS = {
@@ -35,6 +38,7 @@ def channel_layers(
     expiry,
     group_expiry,
     membership_ttl,
+    socket_timeout=5.0,
     hosts=(),
     flavour="inbox",
 ):
@@ -48,7 +52,9 @@ def channel_layers(
         )
     pool = {
         "max_connections": MAX_REDIS_CONNECTIONS,
-        "socket_timeout": SOCKET_TIMEOUTS[flavour],
+        "socket_timeout": (
+            socket_timeout if flavour == "inbox" else UPSTREAM_SOCKET_TIMEOUT
+        ),
     }
     urls = [redis_url, *hosts]
     config = {"hosts": [redis_host(url, pool) for url in urls], "prefix": "echo"}
@@ -56,7 +62,10 @@ def channel_layers(
         # Pub/sub keeps nothing in Redis, so these do not apply to it.
         config.update(capacity=capacity, expiry=expiry, group_expiry=group_expiry)
     if flavour == "inbox":
-        config.update(membership_ttl=membership_ttl)
+        config.update(
+            membership_ttl=membership_ttl,
+            block_seconds=socket_timeout * BLOCK_FRACTION,
+        )
     return {"default": {"BACKEND": REDIS_LAYERS[flavour], "CONFIG": config}}
 
 

@@ -27,6 +27,20 @@ def flag(name, default=False):
     raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use 1 or 0")
 
 
+def number(name, default, minimum=0.0):
+    """A decimal number of seconds, say."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        result = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    if not result >= minimum:
+        raise ImproperlyConfigured(f"{name}={result} is below its minimum {minimum}")
+    return result
+
+
 def integer(name, default, minimum=0):
     value = os.environ.get(name)
     if value is None or value.strip() == "":

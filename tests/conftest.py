@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -54,20 +55,34 @@ def echo_server(logs_dir, server_database_url):
     stop_cleanly(server)
 
 
-@pytest.fixture
-def start_daphne(logs_dir, server_database_url):
-    """Start daphne processes with extra settings; all are stopped after the test."""
+@contextlib.contextmanager
+def daphne_starter(logs_dir, database_url):
+    """A function that starts daphne with extra settings; all are stopped at exit."""
     started = []
 
-    def start(extra_args=(), **settings):
-        env = servers.service_environment(DATABASE_URL=server_database_url, **settings)
-        server = servers.start_daphne(logs_dir, env, extra_args=extra_args)
+    def start(extra_args=(), port=None, **settings):
+        env = servers.service_environment(DATABASE_URL=database_url, **settings)
+        server = servers.start_daphne(logs_dir, env, port=port, extra_args=extra_args)
         started.append(server)
         return server
 
     yield start
     for server in started:
         stop_cleanly(server)
+
+
+@pytest.fixture
+def start_daphne(logs_dir, server_database_url):
+    """Start daphne processes for one test."""
+    with daphne_starter(logs_dir, server_database_url) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_daphne(logs_dir, server_database_url):
+    """Start daphne processes that a module's tests share (none may stop them)."""
+    with daphne_starter(logs_dir, server_database_url) as start:
+        yield start
 
 
 @pytest.fixture

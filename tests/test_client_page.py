@@ -30,6 +30,24 @@ def test_page_opens_a_connection_and_reports_it(page):
     expect(log_items(page, "open")).to_contain_text("subprotocol chat")
 
 
+def test_chromium_negotiates_permessage_deflate_and_echoes_through_it(
+    browser, start_daphne
+):
+    server = start_daphne(WEBSOCKET_PERMESSAGE_DEFLATE="1")
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{server.port}/")
+    expect(log_items(page, "open")).to_contain_text(
+        "extensions permessage-deflate; client_no_context_takeover;"
+        " client_max_window_bits=12"
+    )
+    page.fill("#message", "squeeze " * 200)
+    page.click("#send")
+    expect(log_items(page, "message").last).to_contain_text(
+        "message: text (1600 characters): squeeze squeeze"
+    )
+    page.close()
+
+
 def test_send_button_echoes_the_message_as_text(page):
     page.fill("#message", "hello from chromium")
     page.click("#send")

@@ -75,7 +75,7 @@ def test_compose_web_command_serves_the_asgi_application(
         DATABASE_URL=server_database_url, HOST="127.0.0.1", PORT=str(port)
     )
     command = local_command(compose["services"]["web"]["command"])
-    web = servers.Server(command, port, logs_dir / "compose-web.log", env=env)
+    web = servers.start(command, port, logs_dir / "compose-web.log", env=env)
     try:
         cmdline = Path(f"/proc/{web.process.pid}/cmdline").read_bytes().split(b"\0")
         assert b"project.asgi:application" in cmdline
@@ -104,7 +104,7 @@ def test_compose_redis_command_and_healthcheck_run(compose, logs_dir):
     port = servers.free_port()
     command = compose["services"]["redis"]["command"]
     command = [shutil.which(command[0]), *command[1:], "--port", str(port)]
-    redis = servers.Server(
+    redis = servers.start(
         [*command, "--bind", "127.0.0.1"], port, logs_dir / "compose-redis.log"
     )
     try:

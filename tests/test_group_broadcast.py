@@ -1,13 +1,11 @@
 """Group echo across two real daphne processes sharing a real Redis."""
 
-import asyncio
 import contextlib
 from urllib.parse import quote
 
 import pytest
 import redis
 import websockets
-from channels_redis.core import RedisChannelLayer
 
 from tests.client import connect, nothing_arrives, receive, wait_until
 
@@ -74,12 +72,25 @@ async def test_member_hears_messages_sent_the_moment_its_connection_opens(
             assert await receive(sender) == f"welcome {attempt}"
 
 
+def blocking_reads(redis_url):
+    """How many blocking reads for messages Redis has finished, timed out or not."""
+    stats = redis.Redis.from_url(redis_url).info("commandstats")
+    return stats.get("cmdstat_blmpop", {}).get("calls", 0)
+
+
 async def test_idle_member_outlasts_the_layers_blocking_wait_for_messages(
-    redis_workers,
+    start_daphne, redis_url
 ):
-    stack, members = await join(redis_workers, "quiet", 1)
+    redis.Redis.from_url(redis_url).flushdb()
+    workers = [
+        start_daphne(REDIS_URL=redis_url, REDIS_SOCKET_TIMEOUT="1.5") for _ in range(2)
+    ]
+    stack, members = await join(workers, "quiet", 1)
     async with stack:
-        await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
+        # Two more reads finished with nothing sent: each worker's wait timed
+        # out with its member idle (both wait the same 0.6 s).
+        reads = blocking_reads(redis_url)
+        await wait_until(lambda: blocking_reads(redis_url) >= reads + 2)
         await members[0].send("still there?")
         for member in members:
             assert await receive(member) == "still there?"

@@ -49,7 +49,7 @@ def test_launcher_runs_the_asked_number_of_workers_on_one_port(
         "--workers",
         "2",
     ]
-    launcher = servers.Server(command, port, logs_dir / "launcher.log", env=env)
+    launcher = servers.start(command, port, logs_dir / "launcher.log", env=env)
     try:
         # The port listens as soon as the launcher binds it, before it has
         # started every worker.
@@ -98,7 +98,7 @@ def nginx_in_front_of(tmp_path, logs_dir):
             f"  proxy_temp_path {tmp_path}/proxy;\n"
             f"  include {tmp_path}/site.conf;\n}}\n"
         )
-        nginx = servers.Server(
+        nginx = servers.start(
             [
                 binary,
                 "-p",

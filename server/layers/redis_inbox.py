@@ -55,9 +55,9 @@ from .outage import Outage
 
 logger = logging.getLogger(__name__)
 
-# How long a read waits in Redis for a message before asking again. The
-# socket timeout (the hosts' ``socket_timeout``) must outlast it; together
-# they bound how long a stalled Redis goes unnoticed.
+# How long a read waits in Redis for a message before asking again, unless
+# configured. The socket timeout (the hosts' ``socket_timeout``) must outlast
+# it; together they bound how long a stalled Redis goes unnoticed.
 BLOCK_SECONDS = 2
 # Messages taken from an inbox per read: one round trip drains a burst.
 READ_BATCH = 256
@@ -79,6 +79,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         capacity=100,
         channel_capacity=None,
         membership_ttl=30,
+        block_seconds=BLOCK_SECONDS,
     ):
         super().__init__(
             expiry=expiry, capacity=capacity, channel_capacity=channel_capacity
@@ -90,6 +91,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         self.prefix = prefix
         self.group_expiry = group_expiry
         self.membership_ttl = membership_ttl
+        self.block_seconds = block_seconds
         self.outage = Outage("Redis channel layer")
         self._loop = None
 
@@ -260,7 +262,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                     await client.ping()
                     self.outage.recovered()
                 popped = await client.blmpop(
-                    BLOCK_SECONDS, 1, key, direction="LEFT", count=READ_BATCH
+                    self.block_seconds, 1, key, direction="LEFT", count=READ_BATCH
                 )
             except REDIS_ERRORS as error:
                 self._lost(error)

@@ -49,13 +49,14 @@ def describe(owner):
     return getattr(owner, "__qualname__", None) or owner.__name__
 
 
-def install(*, max_message_size, send_buffer_bytes, close_timeout):
+def install(*, max_message_size, send_buffer_bytes, close_timeout, permessage_deflate):
     for patch in PATCHES:
         check(patch)
     daphne_protocol.install(
         max_message_size=max_message_size,
         send_buffer_bytes=send_buffer_bytes,
         close_timeout=close_timeout,
+        permessage_deflate=permessage_deflate,
     )
     daphne_server.install()
     twisted_transport.install()

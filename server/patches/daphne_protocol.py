@@ -16,7 +16,10 @@ daphne 4.2 (its ``ws_protocol.WebSocketProtocol``):
   message reaches a connection that has just closed, a traceback per group
   message in flight;
 - buffers without limit what a client does not read: 300 echoed 1 MB
-  messages took a worker from 75 MB to 375 MB, kept until a ping timeout.
+  messages took a worker from 75 MB to 375 MB, kept until a ping timeout;
+- never accepts permessage-deflate (RFC 7692), which autobahn implements and
+  every browser offers: daphne's factory leaves autobahn's
+  ``perMessageCompressionAccept``, which refuses every offer.
 
 ``install()`` puts the subclass below in daphne's factory. It runs when
 ``project.asgi`` is imported, which daphne does before it builds its factory, so
@@ -26,6 +29,11 @@ the plain ``daphne project.asgi:application`` command gets it too.
 import logging
 
 from autobahn.util import encode_truncate
+from autobahn.websocket.compress_deflate import (
+    PerMessageDeflate,
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+)
 from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne import ws_protocol
@@ -38,6 +46,14 @@ logger = logging.getLogger(__name__)
 # which carry the close code.
 MAX_CLOSE_REASON_BYTES = 123
 
+# permessage-deflate, when WEBSOCKET_PERMESSAGE_DEFLATE is on. zlib's deflate
+# takes 2**(window + 2) + 2**(memory level + 9) bytes and inflate 2**window:
+# 256 KB and 32 KB at zlib's defaults (15, 8). No context takeover in either
+# direction, so each message is compressed alone and nothing is kept between
+# messages; with it, a browser's idle connection would hold both for good.
+DEFLATE_WINDOW_BITS = 12
+DEFLATE_MEMORY_LEVEL = 5
+
 RELIES_ON = [
     (ws_protocol.WebSocketFactory, ["protocol"]),
     (
@@ -45,7 +61,13 @@ RELIES_ON = [
         ["CONFIG_ATTRS", "handle_reply", "sendData", "sendCloseFrame", "STATE_OPEN"],
     ),
     (ws_protocol.WebSocketProtocol, ["_connectionMade", "sendPreparedMessage"]),
-    (AutobahnProtocol._connectionMade, ["send_queue"]),
+    (AutobahnProtocol._connectionMade, ["send_queue", "_perMessageCompress"]),
+    (PerMessageDeflate.__init__, ["_compressor", "_decompressor"]),
+    (
+        PerMessageDeflate,
+        ["server_no_context_takeover", "client_no_context_takeover", "_is_server"],
+    ),
+    (PerMessageDeflateOffer, ["accept_no_context_takeover", "accept_max_window_bits"]),
     (PreparedMessage, ["payloadHybi"]),
     # Options autobahn copies from the factory unless the class has its own.
     (
@@ -56,6 +78,7 @@ RELIES_ON = [
             "closeHandshakeTimeout",
             "maxMessagePayloadSize",
             "maxFramePayloadSize",
+            "perMessageCompressionAccept",
         ],
     ),
 ]
@@ -151,9 +174,57 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         # python -m bench.profile --load fanout). It writes only this otherwise.
         self.transport.write(data)
 
+    def sendMessage(self, payload, isBinary=False, *args, **kwargs):
+        super().sendMessage(payload, isBinary, *args, **kwargs)
+        forget_compression_context(self._perMessageCompress, sending=True)
+
+    def onMessageEnd(self):
+        super().onMessageEnd()
+        forget_compression_context(self._perMessageCompress, sending=False)
+
     def serverClose(self, code=None, reason=None):
         encoded = encode_truncate(reason, MAX_CLOSE_REASON_BYTES) if reason else None
         self.sendCloseFrame(code=code or 1000, reasonUtf8=encoded, isReply=False)
+
+
+def accept_deflate(offers):
+    """The answer to a client's permessage-deflate offers: the first plain
+    deflate offer, with both directions compressing each message alone."""
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            window = DEFLATE_WINDOW_BITS
+            if offer.request_max_window_bits:
+                window = min(window, offer.request_max_window_bits)
+            return PerMessageDeflateOfferAccept(
+                offer,
+                request_no_context_takeover=offer.accept_no_context_takeover,
+                request_max_window_bits=(
+                    DEFLATE_WINDOW_BITS if offer.accept_max_window_bits else 0
+                ),
+                no_context_takeover=True,
+                window_bits=window,
+                mem_level=DEFLATE_MEMORY_LEVEL,
+            )
+    return None
+
+
+def forget_compression_context(compression, sending):
+    """autobahn keeps the zlib object of a message without context takeover
+    until the next message replaces it; drop it, so that an idle connection
+    holds none (300 KB each at zlib's defaults)."""
+    if compression is None:
+        return
+    ours = compression._is_server == sending
+    peers = (
+        compression.server_no_context_takeover
+        if ours
+        else (compression.client_no_context_takeover)
+    )
+    if peers:
+        if sending:
+            compression._compressor = None
+        else:
+            compression._decompressor = None
 
 
 def unsent_bytes(transport):
@@ -165,10 +236,17 @@ def unsent_bytes(transport):
         return 0
 
 
-def install(max_message_size, send_buffer_bytes, close_timeout):
+def install(max_message_size, send_buffer_bytes, close_timeout, permessage_deflate):
     """Make daphne build our protocol, with these limits."""
     WebSocketProtocol.maxMessagePayloadSize = max_message_size
     WebSocketProtocol.maxFramePayloadSize = max_message_size
     WebSocketProtocol.sendBufferBytes = send_buffer_bytes
     WebSocketProtocol.closeHandshakeTimeout = close_timeout
+    WebSocketProtocol.perMessageCompressionAccept = staticmethod(
+        accept_deflate if permessage_deflate else refuse_compression
+    )
     ws_protocol.WebSocketFactory.protocol = WebSocketProtocol
+
+
+def refuse_compression(offers):
+    return None

@@ -46,7 +46,11 @@ function connect() {
   socket.binaryType = "arraybuffer";
   socket.onopen = () => {
     statusOutput.value = "open";
-    record("open", `${url}${socket.protocol ? ` (subprotocol ${socket.protocol})` : ""}`);
+    const details = [
+      socket.protocol && `subprotocol ${socket.protocol}`,
+      socket.extensions && `extensions ${socket.extensions}`,
+    ].filter(Boolean);
+    record("open", `${url}${details.length ? ` (${details.join("; ")})` : ""}`);
   };
   socket.onmessage = (event) => record("message", describe(event.data));
   socket.onerror = () => record("error", "the connection failed or broke");

@@ -1,0 +1,261 @@
+"""A terminal chat client for /ws/chat/.
+
+    python -m chat.client ws://127.0.0.1:8000/ws/chat/ --room lobby --name alice
+    python -m chat.client ws://127.0.0.1:8000/ws/chat/ --room lobby --session KEY
+
+Each line typed is sent to the room; ``/quit`` (or the end of the input) leaves.
+It prints the room's history, then every message with its time and author, and
+who joins, leaves and types. When the connection drops it reconnects with
+back-off and joins with ``since``, so nothing is missed or shown twice; a line
+sent but not yet seen stored is sent again with the same ``client_id``, which
+the server stores once (docs/chat-protocol.md).
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import uuid
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from chat import protocol
+from echo.client import read_lines
+
+# Reconnection back-off: doubles from the first delay up to the last, with
+# jitter so that the clients of a worker that died do not return in step.
+FIRST_RETRY_SECONDS = 0.5
+LAST_RETRY_SECONDS = 30.0
+# At the end of the input, how long to wait for the lines still unconfirmed.
+DRAIN_SECONDS = 10.0
+RETRY_CODES = {code.code for code in protocol.CLOSE_CODES if code.retry} | {1006}
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m chat.client", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("url", help="the chat endpoint, ws://host:port/ws/chat/")
+    parser.add_argument("--room", default="lobby")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--name", help="chat anonymously under this name")
+    who.add_argument("--session", help="a logged-in user's sessionid cookie")
+    return parser.parse_args(argv)
+
+
+def endpoint(options):
+    if not options.name:
+        return options.url
+    scheme, netloc, path, query, _ = urlsplit(options.url)
+    query = "&".join(filter(None, [query, urlencode({"name": options.name})]))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+class Room:
+    """What the client has shown of one room: ids count up from 1 with no gaps,
+    so everything up to ``last_id`` has been shown and nothing above it."""
+
+    def __init__(self, name, out):
+        self.name = name
+        self.out = out
+        self.last_id = None  # None until the first join
+        self.early = {}  # id: message, received above a gap
+        self.pending = {}  # client_id: text, sent and not yet seen stored
+        self.newest = 0  # the room's last id, as the server last said
+        self.asked_after = None  # the gap a history request is out for
+        self.all_confirmed = asyncio.Event()  # set when pending empties
+
+    def show(self, line):
+        print(line, file=self.out, flush=True)
+
+    def joined(self, reply):
+        if self.last_id is None:
+            messages = reply["messages"]
+            self.last_id = messages[0]["id"] - 1 if messages else reply["last_id"]
+            members = ", ".join(reply["members"]) or "nobody"
+            self.show(f"* joined {self.name}: {members} here")
+        else:
+            self.show(f"* rejoined {self.name}")
+        self.asked_after = None
+        self.history(reply)
+
+    def history(self, reply):
+        self.newest = max(self.newest, reply["last_id"])
+        self.receive_all(reply["messages"])
+
+    def receive_all(self, messages):
+        for message in messages:
+            self.receive(message)
+
+    def receive(self, message):
+        if self.last_id is None or message["id"] <= self.last_id:
+            return
+        self.newest = max(self.newest, message["id"])
+        self.early[message["id"]] = message
+        while self.last_id + 1 in self.early:
+            self.last_id += 1
+            self.display(self.early.pop(self.last_id))
+
+    def display(self, message):
+        if self.pending.pop(message.get("client_id"), None) and not self.pending:
+            self.all_confirmed.set()
+        time = message["ts"][11:19]
+        self.show(f"[{time}] <{message['author']}> {message['text']}")
+
+    def gap(self):
+        """The id to ask history ``after``, if a gap is open and not yet asked."""
+        behind = self.last_id is not None and self.newest > self.last_id
+        if behind and self.asked_after != self.last_id:
+            self.asked_after = self.last_id
+            return self.last_id
+        return None
+
+
+class ChatClient:
+    def __init__(self, options, out=sys.stdout, stream=None):
+        self.url = endpoint(options)
+        self.headers = (
+            [("Cookie", f"sessionid={options.session}")] if options.session else []
+        )
+        self.room = Room(options.room, out)
+        self.lines = None
+        self.stream = stream or sys.stdin.buffer
+        self.input_ended = False
+
+    async def run(self):
+        """Chat until the input ends or the server refuses us for good; the exit
+        status is 0 when every line sent was stored."""
+        self.lines = read_lines(self.stream)
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            try:
+                async with websockets.connect(
+                    self.url, additional_headers=self.headers, max_size=None
+                ) as websocket:
+                    delay = FIRST_RETRY_SECONDS
+                    await self.converse(websocket)
+                code = websocket.close_code
+            except (OSError, InvalidHandshake, TimeoutError) as error:
+                code = None
+                self.room.show(f"* cannot connect: {error}")
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else 1006
+            if self.input_ended:
+                unconfirmed = len(self.room.pending)
+                if unconfirmed:
+                    self.room.show(f"* {unconfirmed} lines not confirmed stored")
+                return 1 if unconfirmed else 0
+            if code is not None and code not in RETRY_CODES:
+                self.room.show(f"* closed by the server: {code}")
+                return 1
+            pause = delay * random.uniform(0.5, 1.0)
+            self.room.show(f"* disconnected ({code}); reconnecting in {pause:.1f} s")
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, LAST_RETRY_SECONDS)
+
+    async def converse(self, websocket):
+        """One connection: join (with ``since`` after the first), resend what is
+        unconfirmed, then relay lines out and messages in until it closes."""
+        join = {"type": "join", "room": self.room.name}
+        if self.room.last_id is not None:
+            join["since"] = self.room.last_id
+        await websocket.send(json.dumps(join))
+        unconfirmed = list(self.room.pending.items())
+        receiving = asyncio.create_task(self.receive(websocket, unconfirmed))
+        try:
+            while not receiving.done():
+                line = asyncio.create_task(self.next_line())
+                await asyncio.wait([line, receiving], return_when="FIRST_COMPLETED")
+                if not line.done():
+                    line.cancel()
+                    break
+                text = line.result()
+                if text is None:
+                    self.input_ended = True
+                    await self.drain(receiving)
+                    await websocket.close()
+                    break
+                client_id = uuid.uuid4().hex
+                self.room.pending[client_id] = text
+                await self.say(websocket, client_id, text)
+        finally:
+            receiving.cancel()
+        await asyncio.gather(receiving, return_exceptions=True)
+
+    async def next_line(self):
+        if self.input_ended:
+            return None
+        line = await self.lines.get()
+        if line is None or line.strip() == b"/quit":
+            return None
+        return line.decode("utf-8", "replace")
+
+    async def say(self, websocket, client_id, text):
+        await websocket.send(
+            json.dumps(
+                {
+                    "type": "message",
+                    "room": self.room.name,
+                    "text": text,
+                    "client_id": client_id,
+                }
+            )
+        )
+
+    async def drain(self, receiving):
+        """Wait until every line sent has been seen stored, or DRAIN_SECONDS."""
+        if not self.room.pending:
+            return
+        self.room.all_confirmed.clear()
+        confirmed = asyncio.create_task(self.room.all_confirmed.wait())
+        await asyncio.wait(
+            [confirmed, receiving], timeout=DRAIN_SECONDS, return_when="FIRST_COMPLETED"
+        )
+        confirmed.cancel()
+
+    async def receive(self, websocket, unconfirmed):
+        """Show what arrives; once joined, send ``unconfirmed`` lines again."""
+        room = self.room
+        async for text in websocket:
+            message = json.loads(text)
+            kind = message.get("type")
+            if message.get("room", room.name) != room.name:
+                continue
+            if kind == "joined":
+                room.joined(message)
+                for client_id, line in unconfirmed:
+                    if client_id in room.pending:
+                        await self.say(websocket, client_id, line)
+            elif kind == "message":
+                room.receive(message)
+            elif kind == "history":
+                room.history(message)
+            elif kind == "presence":
+                for user in message["joined"]:
+                    room.show(f"* {user} joined")
+                for user in message["left"]:
+                    room.show(f"* {user} left")
+            elif kind == "typing":
+                room.show(f"* {message['user']} is typing")
+            elif kind == "error":
+                room.show(f"! {message['code']}: {message['detail']}")
+            after = room.gap()
+            if after is not None:
+                await websocket.send(
+                    json.dumps({"type": "history", "room": room.name, "after": after})
+                )
+
+
+def main(argv=None):
+    options = parse(argv)
+    try:
+        return asyncio.run(ChatClient(options).run())
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

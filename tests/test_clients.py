@@ -1,0 +1,190 @@
+"""The command-line clients, run as users run them, against real daphne servers."""
+
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+
+from tests import servers
+from tests.chat_client import chat
+
+pytestmark = pytest.mark.server
+
+OUTPUT_SECONDS = 15
+
+
+def run_echo_client(server, *args, input_text="", path="/ws/echo/"):
+    return subprocess.run(
+        [sys.executable, "-m", "echo.client", f"ws://127.0.0.1:{server.port}{path}"]
+        + list(args),
+        input=input_text,
+        capture_output=True,
+        text=True,
+        cwd=servers.REPOSITORY,
+        timeout=30,
+    )
+
+
+def test_echo_client_prints_each_echo_and_exits_0_on_a_normal_close(echo_server):
+    result = run_echo_client(echo_server, input_text="hello\nwörld\n\n")
+    assert result.stdout.splitlines() == [
+        "connected",
+        "< hello",
+        "< wörld",
+        "< ",
+        "closed: 1000",
+    ]
+    assert result.returncode == 0
+
+
+def test_echo_client_sends_binary_and_prints_it_as_hex(echo_server):
+    result = run_echo_client(echo_server, "--binary", input_text="abc\n")
+    assert "< binary, 3 bytes: 616263" in result.stdout.splitlines()
+    assert result.returncode == 0
+
+
+def test_echo_client_reports_the_subprotocol_chosen(echo_server):
+    result = run_echo_client(
+        echo_server, "--subprotocol", "unknown", "--subprotocol", "superchat"
+    )
+    assert result.stdout.splitlines()[0] == "connected, subprotocol superchat"
+
+
+def test_echo_client_times_a_checked_loop(echo_server):
+    result = run_echo_client(echo_server, "--count", "200", "--size", "100")
+    summary = result.stdout.splitlines()[1]
+    assert summary.startswith("200 round trips of 100 bytes in ")
+    assert "rt/s, p50 " in summary and " ms, p99 " in summary
+    assert result.returncode == 0
+
+
+def test_echo_client_exits_1_when_the_server_closes_abnormally(echo_server):
+    too_big = "x" * (1024 * 1024 + 1) + "\n"
+    result = run_echo_client(echo_server, input_text=too_big)
+    assert result.stdout.splitlines()[-1].startswith("closed: 1009 ")
+    assert result.returncode == 1
+
+
+def test_echo_client_exits_2_when_the_handshake_is_refused(echo_server):
+    result = run_echo_client(echo_server, "--origin", "http://evil.example")
+    assert result.stdout.strip() == "refused: HTTP 403"
+    assert result.returncode == 2
+
+
+def test_echo_client_sends_extra_headers(echo_server):
+    result = run_echo_client(
+        echo_server, "--header", f"Origin: http://127.0.0.1:{echo_server.port}"
+    )
+    assert result.stdout.splitlines() == ["connected", "closed: 1000"]
+
+
+class ChatProcess:
+    """``python -m chat.client`` with its input a pipe and its output read line by
+    line on a thread, so the test can wait for the line it needs."""
+
+    def __init__(self, port, room, name):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chat.client", f"ws://127.0.0.1:{port}/ws/chat/"]
+            + ["--room", room, "--name", name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=servers.REPOSITORY,
+        )
+        self.lines = []
+        self.arrived = queue.Queue()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+
+    def read(self):
+        for line in self.process.stdout:
+            self.arrived.put(line.rstrip("\n"))
+
+    def type(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, fragment):
+        """The first line (not yet waited past) that contains ``fragment``."""
+        for line in self.lines:
+            if fragment in line:
+                return line
+        while True:
+            line = self.arrived.get(timeout=OUTPUT_SECONDS)
+            self.lines.append(line)
+            if fragment in line:
+                return line
+
+    def finish(self):
+        """End the input; the exit status, once all output is read."""
+        self.process.stdin.close()
+        status = self.process.wait(timeout=OUTPUT_SECONDS)
+        self.reader.join(OUTPUT_SECONDS)
+        while not self.arrived.empty():
+            self.lines.append(self.arrived.get_nowait())
+        return status
+
+    def messages(self):
+        return [line.split("> ", 1)[1] for line in self.lines if "> " in line]
+
+
+@pytest.fixture
+def room():
+    return f"cli-{uuid.uuid4().hex[:8]}"
+
+
+async def test_chat_client_shows_history_messages_and_presence(start_daphne, room):
+    server = start_daphne()
+    async with chat(server, name="bob") as bob:
+        await bob.join(room)
+        await bob.say(room, "before alice came")
+        await bob.next("message", text="before alice came")
+        alice = ChatProcess(server.port, room, "alice")
+        alice.wait_for(f"* joined {room}: alice, bob here")
+        assert alice.wait_for("before alice came").endswith("<bob> before alice came")
+        await bob.next("presence", joined=["alice"])
+        alice.type("hi bob")
+        received = await bob.next("message", text="hi bob")
+        assert received["author"] == "alice"
+        await bob.send("typing", room=room)
+        alice.wait_for("* bob is typing")
+        assert alice.finish() == 0
+        await bob.next("presence", left=["alice"])
+    assert alice.messages() == ["before alice came", "hi bob"]
+
+
+async def test_chat_client_resumes_across_a_server_restart_without_gap_or_double(
+    start_daphne, room
+):
+    """Alice's server stops; while she is away Bob, on another worker, says two
+    things and she types one. Back on a new server at the same address, she
+    shows Bob's two (through ``since``) and hers, each once, in order."""
+    alices_server, bobs_server = start_daphne(), start_daphne()
+    alice = ChatProcess(alices_server.port, room, "alice")
+    alice.wait_for(f"* joined {room}")
+    alice.type("one")
+    alice.wait_for("<alice> one")
+
+    alices_server.stop()
+    alice.wait_for("reconnecting")
+    async with chat(bobs_server, name="bob") as bob:
+        await bob.join(room)
+        for text in ("two", "three"):
+            await bob.say(room, text)
+            await bob.next("message", text=text)
+        alice.type("four")
+        start_daphne(port=alices_server.port)
+        alice.wait_for("<alice> four")
+        assert alice.finish() == 0
+        await bob.send("history", room=room, after=0)
+        stored = await bob.next("history")
+    assert alice.messages() == ["one", "two", "three", "four"]
+    assert [message["text"] for message in stored["messages"]] == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
