@@ -62,10 +62,11 @@ def baselines():
     return [targets.stock_channels(), targets.plain_websockets()]
 
 
-async def on_each_server(measure):
-    """Run ``measure(server)`` against ours and both baselines, one at a time."""
+async def on_each_server(measure, ours=None):
+    """Run ``measure(server)`` against ours (by default, the plain one) and
+    both baselines, one at a time."""
     rows = []
-    for target in [targets.ours(), *baselines()]:
+    for target in [*(ours or [targets.ours()]), *baselines()]:
         server = target.start()
         try:
             for figures in await measure(server):
@@ -84,11 +85,16 @@ async def measure_echo(plan):
                 plan.seconds,
                 warmup=plan.warmup,
                 watch={"server": server},
+                deflate=server.target.deflate,
             )
             for connections in plan.echo_connections
         ]
 
-    return await on_each_server(measure)
+    return await on_each_server(measure, ours=[targets.ours(), *deflate_on_and_off()])
+
+
+def deflate_on_and_off():
+    return [targets.ours_exchanging(deflate) for deflate in (False, True)]
 
 
 async def measure_handshakes(plan):
@@ -104,11 +110,16 @@ async def measure_memory(plan):
     async def measure(server):
         return [
             await load.idle_memory(
-                server, server.url, plan.idle_connections, settle=plan.settle
+                server,
+                server.url,
+                plan.idle_connections,
+                settle=plan.settle,
+                deflate=server.target.deflate,
+                exchange=server.target.exchange,
             )
         ]
 
-    return await on_each_server(measure)
+    return await on_each_server(measure, ours=[targets.ours(), *deflate_on_and_off()])
 
 
 # The fan-out setups: (row name, target factory, channel layer).

@@ -4,14 +4,41 @@ the client is not what limits the figures. Each reports its own CPU use."""
 import asyncio
 import contextlib
 import time
+import zlib
 
 from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
 
 PAYLOAD = b"0123456789abcdef0123456789abcdef"  # 32 bytes of text
 ORIGIN = {"Origin": "http://127.0.0.1"}
+# What a browser offers. A client that offers it compresses what it sends once
+# the server accepts; the server then compresses what it sends back.
+DEFLATE_OFFER = {
+    "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"
+}
 CONNECT_BATCH = 200
 # A fan-out whose deliveries stop for this long has lost what is outstanding.
 LOST_AFTER_SECONDS = 10
+
+
+def deflated(payload):
+    """``payload`` compressed alone, as a permessage-deflate message body."""
+    compressor = zlib.compressobj(wbits=-12)
+    return (compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+DEFLATED_PAYLOAD = deflated(PAYLOAD)
+
+
+def negotiated_deflate(transport):
+    accepted = transport.response.headers.get("Sec-WebSocket-Extensions", "")
+    return accepted.startswith("permessage-deflate")
+
+
+def send_payload(transport, compressed):
+    if compressed:
+        transport.send(WSMsgType.TEXT, DEFLATED_PAYLOAD, rsv1=True)
+    else:
+        transport.send(WSMsgType.TEXT, PAYLOAD)
 
 
 def percentile(samples, fraction):
@@ -75,13 +102,15 @@ class EchoLoop(WSListener):
     def __init__(self, run):
         self.run = run
         self.sent_at = 0.0
+        self.compressed = False
 
     def send(self, transport):
         self.sent_at = time.perf_counter()
-        transport.send(WSMsgType.TEXT, PAYLOAD)
+        send_payload(transport, self.compressed)
 
     def on_ws_connected(self, transport):
         self.transport = transport
+        self.compressed = negotiated_deflate(transport)
 
     def on_ws_frame(self, transport, frame):
         if frame.msg_type != WSMsgType.TEXT:
@@ -99,18 +128,20 @@ class EchoRun:
         self.going = True
 
 
-async def connect_many(url, count, listener_factory):
-    return await connect_each([url] * count, listener_factory)
+async def connect_many(url, count, listener_factory, deflate=False):
+    return await connect_each([url] * count, listener_factory, deflate)
 
 
-async def connect_each(urls, listener_factory):
-    """One connection to each URL, CONNECT_BATCH at a time."""
+async def connect_each(urls, listener_factory, deflate=False):
+    """One connection to each URL, CONNECT_BATCH at a time; with ``deflate``,
+    each offers permessage-deflate."""
+    headers = {**ORIGIN, **DEFLATE_OFFER} if deflate else ORIGIN
     pairs = []
     for start in range(0, len(urls), CONNECT_BATCH):
         pairs.extend(
             await asyncio.gather(
                 *(
-                    ws_connect(listener_factory, url, extra_headers=ORIGIN)
+                    ws_connect(listener_factory, url, extra_headers=headers)
                     for url in urls[start : start + CONNECT_BATCH]
                 )
             )
@@ -125,10 +156,12 @@ async def close_all(pairs):
     await asyncio.gather(*(transport.wait_disconnected() for transport, _ in pairs))
 
 
-async def echo_round_trips(url, connections, seconds, warmup=1.0, watch=None):
+async def echo_round_trips(
+    url, connections, seconds, warmup=1.0, watch=None, deflate=False
+):
     """Closed loop: each connection keeps one 32-byte message in flight."""
     run = EchoRun()
-    pairs = await connect_many(url, connections, lambda: EchoLoop(run))
+    pairs = await connect_many(url, connections, lambda: EchoLoop(run), deflate)
     for transport, listener in pairs:
         listener.send(transport)
     await asyncio.sleep(warmup)
@@ -176,12 +209,29 @@ async def handshakes(url, concurrency, seconds):
     }
 
 
-async def idle_memory(server, url, count, settle=2.0):
-    """Resident memory the server adds per idle open connection."""
-    return await idle_group_memory([server], [url], count, settle)
+class Answered(WSListener):
+    """Sends one message when told to and notes that an answer came."""
+
+    def __init__(self):
+        self.answered = asyncio.get_running_loop().create_future()
+
+    def on_ws_connected(self, transport):
+        self.compressed = negotiated_deflate(transport)
+
+    def on_ws_frame(self, transport, frame):
+        if not self.answered.done():
+            self.answered.set_result(None)
 
 
-async def idle_group_memory(servers, urls, count, settle=2.0):
+async def idle_memory(server, url, count, settle=2.0, deflate=False, exchange=False):
+    """Resident memory the server adds per idle open connection; with
+    ``exchange``, after each connection has had one message echoed."""
+    return await idle_group_memory([server], [url], count, settle, deflate, exchange)
+
+
+async def idle_group_memory(
+    servers, urls, count, settle=2.0, deflate=False, exchange=False
+):
     """The same over several servers, the connections alternating between
     ``urls``; memory is the servers' sum."""
 
@@ -193,7 +243,11 @@ async def idle_group_memory(servers, urls, count, settle=2.0):
     pairs = []
     for index, url in enumerate(urls):
         share = count // len(urls) + (index < count % len(urls))
-        pairs.extend(await connect_many(url, share, Quiet))
+        pairs.extend(await connect_many(url, share, Answered, deflate))
+    if exchange:
+        for transport, listener in pairs:
+            send_payload(transport, listener.compressed)
+        await asyncio.gather(*(listener.answered for _, listener in pairs))
     await asyncio.sleep(settle)
     after = memory()
     await close_all(pairs)

@@ -54,6 +54,26 @@ def echo_table(rows):
     return markdown(headers, lines)
 
 
+DEFLATE_OFF = "ours, deflate offered, off"
+DEFLATE_ON = "ours, permessage-deflate"
+
+
+def deflate_cost(rows, figure, label, fmt, **key):
+    """One line: ``figure`` with permessage-deflate on against off."""
+    off, on = matching(rows, DEFLATE_OFF, **key), matching(rows, DEFLATE_ON, **key)
+    if not (off and on):
+        return ""
+    return (
+        f"permessage-deflate on vs off{where(key)}: {label} "
+        f"{fmt.format(on[figure])} vs {fmt.format(off[figure])} "
+        f"({ratio(on[figure], off[figure])})"
+    )
+
+
+def where(key):
+    return "".join(f", {value} {name}" for name, value in key.items())
+
+
 def single_figure_table(rows, figure, label, fmt):
     stock, plain = matching(rows, STOCK), matching(rows, PLAIN)
     lines = []
@@ -176,6 +196,17 @@ def table(document):
         parts += [
             "\n## Echo round trips (32-byte text, closed loop)",
             echo_table(results["echo"]),
+            "",
+            *(
+                deflate_cost(
+                    results["echo"],
+                    "round_trips_per_s",
+                    "rt/s",
+                    "{:,.0f}",
+                    connections=n,
+                )
+                for n in sorted({row["connections"] for row in results["echo"]})
+            ),
         ]
     if "handshakes" in results:
         parts += [
@@ -188,6 +219,10 @@ def table(document):
         parts += [
             "\n## Memory per idle connection",
             single_figure_table(
+                results["memory"], "kb_per_connection", "KB per connection", "{:.1f}"
+            ),
+            "",
+            deflate_cost(
                 results["memory"], "kb_per_connection", "KB per connection", "{:.1f}"
             ),
         ]

@@ -40,6 +40,10 @@ class Target:
     env: dict = field(default_factory=environment)
     path: str = "/ws/echo/"
     cores: tuple = (SERVER_CORE,)
+    # How the load generator treats it: whether its clients offer
+    # permessage-deflate, and whether the idle ones first exchange a message.
+    deflate: bool = False
+    exchange: bool = False
 
     def start(self, port=None):
         return Running(self, port or free_port())
@@ -75,6 +79,17 @@ def ours(workers=1, cores=(SERVER_CORE,), **settings):
         env=environment(**settings),
         cores=cores,
     )
+
+
+def ours_exchanging(deflate):
+    """Ours with clients that offer permessage-deflate and, for the memory
+    figures, first exchange a message: compressed when ``deflate`` is on."""
+    target = ours(WEBSOCKET_PERMESSAGE_DEFLATE="1" if deflate else "0")
+    target.name = (
+        "ours, permessage-deflate" if deflate else "ours, deflate offered, off"
+    )
+    target.deflate = target.exchange = True
+    return target
 
 
 def stock_channels(cores=(SERVER_CORE,), **settings):
