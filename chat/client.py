@@ -13,6 +13,7 @@ the server stores once (docs/chat-protocol.md).
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -32,6 +33,9 @@ LAST_RETRY_SECONDS = 30.0
 # At the end of the input, how long to wait for the lines still unconfirmed.
 DRAIN_SECONDS = 10.0
 RETRY_CODES = {code.code for code in protocol.CLOSE_CODES if code.retry} | {1006}
+# Errors after which a line is sent again, and how long after.
+RESEND_ERRORS = {protocol.RATE_LIMITED.code, protocol.UNAVAILABLE.code}
+RESEND_SECONDS = 1.0
 
 
 def parse(argv=None):
@@ -124,6 +128,7 @@ class ChatClient:
         self.lines = None
         self.stream = stream or sys.stdin.buffer
         self.input_ended = False
+        self.resending = set()  # tasks that send a refused line again
 
     async def run(self):
         """Chat until the input ends or the server refuses us for good; the exit
@@ -205,6 +210,18 @@ class ChatClient:
             )
         )
 
+    def resend_later(self, websocket, client_id):
+        async def resend():
+            await asyncio.sleep(RESEND_SECONDS)
+            text = self.room.pending.get(client_id)
+            if text is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await self.say(websocket, client_id, text)
+
+        task = asyncio.create_task(resend())
+        self.resending.add(task)
+        task.add_done_callback(self.resending.discard)
+
     async def drain(self, receiving):
         """Wait until every line sent has been seen stored, or DRAIN_SECONDS."""
         if not self.room.pending:
@@ -242,6 +259,11 @@ class ChatClient:
                 room.show(f"* {message['user']} is typing")
             elif kind == "error":
                 room.show(f"! {message['code']}: {message['detail']}")
+                if (
+                    message["code"] in RESEND_ERRORS
+                    and message.get("ref") in room.pending
+                ):
+                    self.resend_later(websocket, message["ref"])
             after = room.gap()
             if after is not None:
                 await websocket.send(

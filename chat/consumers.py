@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
 from server.consumers import LeanWebsocketConsumer, fastlane
+from server.limits import Rate
 
 from . import protocol, storage
 from .presence import presence_for
@@ -25,6 +26,8 @@ from .protocol import ProtocolError
 
 class ChatConsumer(LeanWebsocketConsumer):
     channel_layer_alias = DEFAULT_CHANNEL_LAYER
+    max_message_bytes = settings.CHAT_MAX_MESSAGE_SIZE
+    rate = Rate(settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST)
 
     async def connect(self):
         self.user = self.scope["user"]
@@ -48,6 +51,11 @@ class ChatConsumer(LeanWebsocketConsumer):
             await getattr(self, f"on_{message['type']}")(message)
         except ProtocolError as problem:
             await self.reply(protocol.error(problem, ref))
+
+    async def rate_limited(self, text_data, bytes_data):
+        """Over the rate: this message is refused, and the client told which."""
+        error = ProtocolError(protocol.RATE_LIMITED)
+        await self.reply(protocol.error(error, protocol.client_id_of(text_data)))
 
     async def disconnect(self, code):
         for room in list(self.rooms.values()):

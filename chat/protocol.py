@@ -21,6 +21,9 @@ from server.close_codes import (
     TRY_AGAIN_LATER,
     CloseCode,
 )
+from server.close_codes import (
+    RATE_LIMITED as RATE_LIMITED_CLOSE,
+)
 
 # What a client sends.
 CLIENT_TYPES = ("join", "leave", "message", "history", "typing", "direct", "rooms")
@@ -62,6 +65,7 @@ LOGIN_REQUIRED = Error("login_required", "log in to do that")
 UNKNOWN_USER = Error("unknown_user", "no such registered user")
 INVALID_NAME = Error("invalid_name", "choose a valid name that is not registered")
 UNAVAILABLE = Error("unavailable", "the message could not be stored; send it again")
+RATE_LIMITED = Error("rate_limited", "too many messages: this one was refused")
 
 ERRORS = (
     BAD_JSON,
@@ -76,6 +80,7 @@ ERRORS = (
     UNKNOWN_USER,
     INVALID_NAME,
     UNAVAILABLE,
+    RATE_LIMITED,
 )
 
 
@@ -86,6 +91,7 @@ CLOSE_CODES = (
     NORMAL,
     GOING_AWAY,
     INVALID_UTF8,
+    RATE_LIMITED_CLOSE,
     MESSAGE_TOO_BIG,
     INTERNAL_ERROR,
     TRY_AGAIN_LATER,
@@ -160,3 +166,13 @@ def error(problem, ref=None):
 
 def encode(message):
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def client_id_of(text):
+    """The ``client_id`` of a message not otherwise read, if it has one."""
+    try:
+        message = json.loads(text) if text else None
+    except ValueError:
+        return None
+    client_id = message.get("client_id") if isinstance(message, dict) else None
+    return client_id if isinstance(client_id, str) else None

@@ -9,8 +9,10 @@ import logging
 from functools import cached_property
 
 from channels.layers import DEFAULT_CHANNEL_LAYER
+from django.conf import settings
 
 from server.consumers import LeanWebsocketConsumer, fastlane
+from server.limits import Rate
 
 from . import protocol
 
@@ -24,6 +26,8 @@ class EchoConsumer(LeanWebsocketConsumer):
     """Echoes each message back to the connection that sent it."""
 
     subprotocols = protocol.SUBPROTOCOLS
+    # Its messages may be as large as the server allows (WEBSOCKET_MAX_MESSAGE_SIZE).
+    rate = Rate(settings.ECHO_RATE_PER_SECOND, settings.ECHO_RATE_BURST)
     # A plain echo talks to no other consumer, so it takes no channel from the
     # channel layer: nothing to set up per connection, and no dependency on Redis.
     channel_layer_alias = None

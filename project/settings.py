@@ -135,6 +135,12 @@ WEBSOCKET_SEND_BUFFER_BYTES = env.integer(
 # drops the TCP connection; a slow client needs time to read what is queued
 # before the close frame.
 WEBSOCKET_CLOSE_TIMEOUT = env.integer("WEBSOCKET_CLOSE_TIMEOUT", 5, minimum=1)
+# Messages an echo connection may send: one connection echoing 1,000 a second
+# takes about a tenth of a worker's core (python -m bench), so one client
+# cannot take a worker over. Over it: close 1008 (echo has no error replies).
+# 0 turns it off, as the benchmark does to measure what a worker can do.
+ECHO_RATE_PER_SECOND = env.number("ECHO_RATE_PER_SECOND", 1000.0, minimum=0)
+ECHO_RATE_BURST = env.integer("ECHO_RATE_BURST", 2000, minimum=1)
 # Accept a client's permessage-deflate offer (RFC 7692). README gives the
 # measurements behind the default.
 WEBSOCKET_PERMESSAGE_DEFLATE = env.flag("WEBSOCKET_PERMESSAGE_DEFLATE", False)
@@ -144,6 +150,14 @@ WEBSOCKET_PERMESSAGE_DEFLATE = env.flag("WEBSOCKET_PERMESSAGE_DEFLATE", False)
 CHAT_ALLOW_ANONYMOUS = env.flag("CHAT_ALLOW_ANONYMOUS", default=True)
 # Characters in one message: a long paragraph, well under the frame limit.
 CHAT_MAX_TEXT_LENGTH = env.integer("CHAT_MAX_TEXT_LENGTH", 4000, minimum=1)
+# Bytes in one chat WebSocket message: the longest text, in 4-byte UTF-8, with
+# room for its JSON envelope. Larger closes with 1009 before it is parsed.
+CHAT_MAX_MESSAGE_SIZE = env.integer("CHAT_MAX_MESSAGE_SIZE", 16 * 1024, minimum=64)
+# Messages a chat connection may send: 10 a second on average (faster than
+# anyone types, enough for a client catching up after a reconnect) with bursts
+# of 20. Over it: the error rate_limited; 20 refused in a row: close 1008.
+CHAT_RATE_PER_SECOND = env.number("CHAT_RATE_PER_SECOND", 10.0, minimum=0)
+CHAT_RATE_BURST = env.integer("CHAT_RATE_BURST", 20, minimum=1)
 # Messages a join without "since" brings: a screenful and some.
 CHAT_HISTORY_LATEST = env.integer("CHAT_HISTORY_LATEST", 50, minimum=1)
 # Most messages in one history page or one "since" answer: bounds one reply

@@ -20,6 +20,8 @@ NORMAL = CloseCode(1000, "normal closure", retry=False)
 GOING_AWAY = CloseCode(1001, "server going away", retry=True)
 # Sent by daphne itself, through server.patches.daphne_protocol.
 INVALID_UTF8 = CloseCode(1007, "text message is not valid UTF-8", retry=False)
+# Sent by a consumer for a message over a rate it declares (server/limits.py).
+RATE_LIMITED = CloseCode(1008, "rate limit exceeded", retry=True)
 MESSAGE_TOO_BIG = CloseCode(1009, "message exceeds the maximum size", retry=False)
 INTERNAL_ERROR = CloseCode(1011, "internal server error", retry=True)
 # The channel layer (Redis) cannot vouch for delivery; reconnect with back-off.

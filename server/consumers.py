@@ -21,6 +21,12 @@ channels-redis's layers) closes with 1013 so that its client reconnects; one
 that falls ``CHANNEL_CAPACITY`` events behind (``ChannelFull``) closes with 3008.
 Either way it leaves its groups and ``disconnect()`` runs.
 
+A subclass may declare limits (``server/limits.py``): ``max_message_bytes``,
+past which a message closes the connection with 1009, and ``rate``, a token
+bucket per connection; a message over the rate goes to ``rate_limited()``,
+which closes with 1008 unless the subclass answers otherwise, and a client
+that keeps sending into an empty bucket is closed with 1008 regardless.
+
 Group events whose handler is declared with ``fastlane`` take the fast lane
 when the channel layer offers one (``server/layers/local.py``): encoded and
 framed once per worker, written to every member. A subclass that overrides
@@ -29,14 +35,21 @@ such a handler gets the event through it, as with any other handler.
 
 import functools
 import logging
+from functools import cached_property
 
 from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from redis.exceptions import RedisError
 
-from server.close_codes import TOO_SLOW, TRY_AGAIN_LATER
+from server.close_codes import (
+    MESSAGE_TOO_BIG,
+    RATE_LIMITED,
+    TOO_SLOW,
+    TRY_AGAIN_LATER,
+)
 from server.layers import ChannelLayerUnavailable
+from server.limits import TokenBucket, exceeds
 from server.patches.daphne_server import FASTLANE
 
 logger = logging.getLogger(__name__)
@@ -80,6 +93,11 @@ def fastlane_handlers(consumer_class):
 
 
 class LeanWebsocketConsumer(AsyncWebsocketConsumer):
+    # Limits a subclass declares: the largest message in bytes (None: only the
+    # server's WEBSOCKET_MAX_MESSAGE_SIZE) and a server.limits.Rate (None: none).
+    max_message_bytes = None
+    rate = None
+
     async def __call__(self, scope, receive, send):
         if self.channel_layer_alias is not None:
             try:
@@ -129,6 +147,31 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']!r}")
         await handler(message)
+
+    async def websocket_receive(self, message):
+        text_data, bytes_data = message.get("text"), message.get("bytes")
+        limit = self.max_message_bytes
+        if limit is not None and exceeds(limit, text_data, bytes_data):
+            await self.close(MESSAGE_TOO_BIG.code, f"message exceeds {limit} bytes")
+            return
+        bucket = self.bucket
+        if bucket is not None and not bucket.take():
+            if bucket.flooding:
+                await self.close(RATE_LIMITED.code, RATE_LIMITED.reason)
+            else:
+                await self.rate_limited(text_data, bytes_data)
+            return
+        await self.receive(text_data=text_data, bytes_data=bytes_data)
+
+    async def rate_limited(self, text_data, bytes_data):
+        """A message over ``rate``: refused. A protocol with error replies
+        answers it here; by default the connection is closed with 1008."""
+        await self.close(RATE_LIMITED.code, RATE_LIMITED.reason)
+
+    @cached_property
+    def bucket(self):
+        rate = self.rate
+        return TokenBucket(rate) if rate is not None and rate.enabled else None
 
     async def websocket_disconnect(self, message):
         await self.leave_groups()

@@ -35,12 +35,11 @@ class ChatClient:
                     return message
                 self.unread.append(message)
 
-    async def silent(self, type_, seconds=0.5, **match):
-        """True if no ``type_`` message arrives within ``seconds``."""
+    async def expect_silence(self, type_, seconds=0.5, **match):
+        """Fail if a ``type_`` message arrives within ``seconds``."""
         with contextlib.suppress(TimeoutError):
             message = await self.next(type_, seconds, **match)
             raise AssertionError(f"expected no {type_}, received {message}")
-        return True
 
     async def join(self, room, **fields):
         await self.send("join", room=room, **fields)

@@ -25,11 +25,12 @@ async def receive(websocket, seconds=RECEIVE_SECONDS):
     return await asyncio.wait_for(websocket.recv(), seconds)
 
 
-async def nothing_arrives(websocket, seconds=0.5):
+async def expect_nothing(websocket, seconds=0.5):
+    """Fail if a message arrives within ``seconds``."""
     try:
         message = await asyncio.wait_for(websocket.recv(), seconds)
     except TimeoutError:
-        return True
+        return
     raise AssertionError(f"expected silence, received {message!r}")
 
 

@@ -41,7 +41,9 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     (chat,) = document["results"]["chat"]
     assert chat["lost"] == chat["duplicates"] == 0 and chat["accepted_per_s"] > 0
     assert "rt/s vs stock" in result.stdout
-    assert "| ours (1 worker) | 1 |" in result.stdout
+    assert "| ours (1 worker) | 8 |" in result.stdout
+    assert "permessage-deflate on vs off, 8 connections: rt/s" in result.stdout
+    assert "permessage-deflate on vs off: KB per connection" in result.stdout
     assert (tmp_path / "echo.png").stat().st_size > 0
 
 

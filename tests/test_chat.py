@@ -2,6 +2,7 @@
 database (SQLite, or PostgreSQL in CI's second pass)."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +38,9 @@ def start_workers(start, redis_url):
         "CHAT_HISTORY_LATEST": "5",
         "CHAT_HISTORY_PAGE": "20",
         "CHAT_PRESENCE_TTL": str(PRESENCE_TTL),
+        # These tests send bursts to check order and history; test_limits.py
+        # checks the rate with its defaults.
+        "CHAT_RATE_BURST": "1000",
     }
     return [start(**settings) for _ in range(2)]
 
@@ -140,7 +144,7 @@ async def test_a_resent_message_is_answered_with_the_stored_one_not_stored_again
         again = await alice.next("message", room=room)
         assert again == first and first["author"] == name
         assert (await bob.next("message", room=room))["id"] == first["id"]
-        assert await bob.silent("message", room=room)
+        await bob.expect_silence("message", room=room)
 
 
 async def test_history_pages_before_and_after_an_id(workers, room):
@@ -169,8 +173,8 @@ async def test_presence_counts_a_user_with_two_tabs_once(workers, room):
             async with chat(workers[1], name) as other_tab:
                 joined = await other_tab.join(room)
                 assert name in joined["members"]
-                assert await bob.silent("presence", room=room, joined=[name])
-            assert await bob.silent("presence", room=room, left=[name])
+                await bob.expect_silence("presence", room=room, joined=[name])
+            await bob.expect_silence("presence", room=room, left=[name])
         await bob.next("presence", room=room, left=[name])
 
 
@@ -204,21 +208,40 @@ async def test_a_user_whose_worker_was_killed_leaves_within_the_bound(
         ghost.transport.abort()
 
 
-async def test_others_hear_of_typing_the_typist_does_not_and_it_is_throttled(
-    workers, room
-):
+async def typing_pair(workers, room, typist_name=None):
+    """A typist and a reader in ``room``, on different workers."""
+    stack = contextlib.AsyncExitStack()
+    typist_name = typist_name or unique("typist")
+    typist = await stack.enter_async_context(chat(workers[0], typist_name))
+    reader = await stack.enter_async_context(chat(workers[1], unique("reader")))
+    await typist.join(room)
+    await reader.join(room)
+    return stack, typist, reader
+
+
+async def test_others_hear_who_is_typing(workers, room):
     name = unique("typist")
-    async with (
-        chat(workers[0], name) as typist,
-        chat(workers[1], unique("reader")) as reader,
-    ):
-        await typist.join(room)
-        await reader.join(room)
+    stack, typist, reader = await typing_pair(workers, room, name)
+    async with stack:
+        await typist.send("typing", room=room)
+        assert (await reader.next("typing", room=room))["user"] == name
+
+
+async def test_the_typist_does_not_hear_of_its_own_typing(workers, room):
+    stack, typist, reader = await typing_pair(workers, room)
+    async with stack:
+        await typist.send("typing", room=room)
+        await reader.next("typing", room=room)
+        await typist.expect_silence("typing", room=room)
+
+
+async def test_typing_notices_are_passed_on_at_most_once_per_interval(workers, room):
+    stack, typist, reader = await typing_pair(workers, room)
+    async with stack:
         for _ in range(5):
             await typist.send("typing", room=room)
-        assert (await reader.next("typing", room=room))["user"] == name
-        assert await reader.silent("typing", room=room)
-        assert await typist.silent("typing", room=room)
+        await reader.next("typing", room=room)
+        await reader.expect_silence("typing", room=room)
 
 
 async def test_a_direct_room_is_joined_and_read_by_its_two_users_only(
@@ -255,7 +278,7 @@ async def test_a_direct_room_is_joined_and_read_by_its_two_users_only(
         assert room not in [r["name"] for r in (await c.next("rooms"))["direct"]]
         await c.send("direct", user=carol)
         assert (await c.next("error"))["code"] == "unknown_user"
-        assert await b.silent("message", room=room)
+        await b.expect_silence("message", room=room)
 
 
 async def test_an_anonymous_client_cannot_take_a_registered_name(
@@ -313,21 +336,36 @@ async def test_malformed_messages_get_an_error_and_the_connection_goes_on(
         await client.join("still-works")
 
 
-async def test_binary_frames_text_too_long_and_empty_text_are_refused(workers, room):
+async def test_a_binary_frame_is_refused(workers, room):
     async with chat(workers[0], unique("alice")) as alice:
         await alice.join(room)
         await alice.websocket.send(b"\x00\x01")
         assert (await alice.next("error"))["code"] == "binary_frame"
+
+
+async def test_text_over_the_limit_is_refused_with_a_reference_to_it(workers, room):
+    async with chat(workers[0], unique("alice")) as alice:
+        await alice.join(room)
         await alice.say(room, "x" * 4001, client_id="long")
         error = await alice.next("error")
         assert (error["code"], error["ref"]) == ("text_too_long", "long")
+
+
+async def test_text_of_only_spaces_is_refused(workers, room):
+    async with chat(workers[0], unique("alice")) as alice:
+        await alice.join(room)
         await alice.say(room, "   ")
         assert (await alice.next("error"))["code"] == "invalid_field"
+
+
+async def test_text_of_exactly_the_limit_is_stored(workers, room):
+    async with chat(workers[0], unique("alice")) as alice:
+        await alice.join(room)
         await alice.say(room, "x" * 4000)
         assert (await alice.next("message", room=room))["id"] == 1
 
 
-async def test_leave_stops_delivery_and_announces_departure(workers, room):
+async def test_leave_is_announced_to_those_who_stay(workers, room):
     name = unique("leaver")
     async with (
         chat(workers[0], name) as leaver,
@@ -338,9 +376,20 @@ async def test_leave_stops_delivery_and_announces_departure(workers, room):
         await leaver.send("leave", room=room)
         await leaver.next("left", room=room)
         await stayer.next("presence", room=room, left=[name])
+
+
+async def test_after_leave_nothing_more_is_delivered(workers, room):
+    async with (
+        chat(workers[0], unique("leaver")) as leaver,
+        chat(workers[1], unique("stayer")) as stayer,
+    ):
+        await leaver.join(room)
+        await stayer.join(room)
+        await leaver.send("leave", room=room)
+        await leaver.next("left", room=room)
         await stayer.say(room, "gone?")
         await stayer.next("message", room=room)
-        assert await leaver.silent("message", room=room)
+        await leaver.expect_silence("message", room=room)
 
 
 async def test_rooms_lists_public_rooms_with_their_last_id(workers, room):

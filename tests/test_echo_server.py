@@ -8,7 +8,7 @@ import pytest
 import websockets
 
 from tests import servers
-from tests.client import connect, http_get, nothing_arrives, receive
+from tests.client import connect, expect_nothing, http_get, receive
 
 pytestmark = pytest.mark.server
 
@@ -47,8 +47,8 @@ async def test_two_clients_hear_only_their_own_messages(echo_server):
         await bob.send(b"from bob")
         assert await receive(alice) == "from alice"
         assert await receive(bob) == b"from bob"
-        assert await nothing_arrives(alice)
-        assert await nothing_arrives(bob)
+        await expect_nothing(alice)
+        await expect_nothing(bob)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 import redis
 import websockets
 
-from tests.client import connect, nothing_arrives, receive, wait_until
+from tests.client import connect, expect_nothing, receive, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -57,7 +57,7 @@ async def test_another_group_hears_nothing(redis_workers):
     async with stack, connect(redis_workers[1], "/ws/echo/listeners/") as outsider:
         await members[0].send("for talkers only")
         assert await receive(members[1]) == "for talkers only"
-        assert await nothing_arrives(outsider)
+        await expect_nothing(outsider)
 
 
 async def test_member_hears_messages_sent_the_moment_its_connection_opens(
