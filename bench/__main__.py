@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import uvloop
@@ -141,10 +142,22 @@ def two_workers(setup, redis):
     """Two single-worker servers of ``setup``, one per core, sharing ``redis``."""
     _, target, layer = FANOUT_SETUPS[setup]
     redis_url = f"redis://127.0.0.1:{redis.port}/0"
-    return [
-        target(cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer).start()
-        for core in (0, 1)
-    ]
+
+    def start(core):
+        return target(
+            cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer
+        ).start()
+
+    # Started side by side: each takes a second to import Django.
+    with ThreadPoolExecutor(2) as pool:
+        starting = [pool.submit(start, core) for core in (0, 1)]
+    failed = [future.exception() for future in starting if future.exception()]
+    if failed:
+        for future in starting:
+            if not future.exception():
+                future.result().stop()
+        raise failed[0]
+    return [future.result() for future in starting]
 
 
 async def fan_out_over_two_workers(plan, redis, setup, members):
