@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "server.middleware.csp.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -178,8 +179,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.text("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
+# SECURE_COOKIES=1 says the service is reached over HTTPS (TLS ends at the
+# proxy, which says so in X-Forwarded-Proto): cookies are sent only over HTTPS,
+# and browsers are told (HSTS) to use nothing else for HSTS_SECONDS.
 SESSION_COOKIE_SECURE = env.flag("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.integer("HSTS_SECONDS", 365 * 24 * 3600)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 
 LOG_LEVEL = env.text("LOG_LEVEL", "INFO").upper()
 LOGGING = {

@@ -60,9 +60,15 @@ def daphne_starter(logs_dir, database_url):
     """A function that starts daphne with extra settings; all are stopped at exit."""
     started = []
 
-    def start(extra_args=(), port=None, **settings):
+    def start(extra_args=(), port=None, application=None, **settings):
         env = servers.service_environment(DATABASE_URL=database_url, **settings)
-        server = servers.start_daphne(logs_dir, env, port=port, extra_args=extra_args)
+        server = servers.start_daphne(
+            logs_dir,
+            env,
+            port=port,
+            extra_args=extra_args,
+            application=application or "project.asgi:application",
+        )
         started.append(server)
         return server
 

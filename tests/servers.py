@@ -46,8 +46,10 @@ def service_environment(**overrides):
     return env
 
 
-def start_daphne(log_dir, env, port=None, extra_args=()):
+def start_daphne(
+    log_dir, env, port=None, extra_args=(), application="project.asgi:application"
+):
     port = port or free_port()
     args = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), *extra_args]
-    args.append("project.asgi:application")
+    args.append(application)
     return start(args, port, Path(log_dir) / f"daphne-{port}.log", env=env)

@@ -17,6 +17,9 @@ daphne 4.2 (its ``ws_protocol.WebSocketProtocol``):
   message in flight;
 - buffers without limit what a client does not read: 300 echoed 1 MB
   messages took a worker from 75 MB to 375 MB, kept until a ping timeout;
+- passes any close code an application asks for to the wire, where RFC 6455
+  section 7.4 reserves 1004, 1005, 1006 and 1015 and allows nothing outside
+  1000-4999 but the registered 1000-1003 and 1007-1014 and 3000-4999;
 - never accepts permessage-deflate (RFC 7692), which autobahn implements and
   every browser offers: daphne's factory leaves autobahn's
   ``perMessageCompressionAccept``, which refuses every offer.
@@ -45,6 +48,11 @@ logger = logging.getLogger(__name__)
 # RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, two of
 # which carry the close code.
 MAX_CLOSE_REASON_BYTES = 123
+# What an endpoint may put in a close frame (RFC 6455 section 7.4 and IANA's
+# registry): 1004-1006 and 1015 are reserved, 1016-2999 unassigned.
+SENDABLE_CLOSE_CODES = (range(1000, 1004), range(1007, 1015), range(3000, 5000))
+# What goes out instead of a code an application may not send.
+INVALID_CLOSE_CODE_REPLACEMENT = 1011
 
 # permessage-deflate, when WEBSOCKET_PERMESSAGE_DEFLATE is on. zlib's deflate
 # takes 2**(window + 2) + 2**(memory level + 9) bytes and inflate 2**window:
@@ -183,8 +191,21 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         forget_compression_context(self._perMessageCompress, sending=False)
 
     def serverClose(self, code=None, reason=None):
+        code = code or 1000
+        if not sendable(code):
+            logger.warning(
+                "close code %r may not be sent; closing %s with %d",
+                code,
+                self.client_addr,
+                INVALID_CLOSE_CODE_REPLACEMENT,
+            )
+            code = INVALID_CLOSE_CODE_REPLACEMENT
         encoded = encode_truncate(reason, MAX_CLOSE_REASON_BYTES) if reason else None
-        self.sendCloseFrame(code=code or 1000, reasonUtf8=encoded, isReply=False)
+        self.sendCloseFrame(code=code, reasonUtf8=encoded, isReply=False)
+
+
+def sendable(code):
+    return isinstance(code, int) and any(code in span for span in SENDABLE_CLOSE_CODES)
 
 
 def accept_deflate(offers):
