@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from server import health
+
 urlpatterns = [
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
     path("", include("echo.urls")),
     path("chat/", include("chat.urls")),
     path("accounts/", include("django.contrib.auth.urls")),

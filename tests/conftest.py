@@ -61,7 +61,7 @@ def daphne_starter(logs_dir, database_url):
     started = []
 
     def start(extra_args=(), port=None, application=None, **settings):
-        env = servers.service_environment(DATABASE_URL=database_url, **settings)
+        env = servers.service_environment(**{"DATABASE_URL": database_url, **settings})
         server = servers.start_daphne(
             logs_dir,
             env,

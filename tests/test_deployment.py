@@ -81,6 +81,8 @@ def test_compose_web_command_serves_the_asgi_application(
         assert b"project.asgi:application" in cmdline
         assert http_get(web, "/")[0] == 200
         assert asyncio.run(echo_once(web)) == "through the compose command"
+        probe = local_command(compose["services"]["web"]["healthcheck"]["test"][1:])
+        subprocess.run(probe, cwd=servers.REPOSITORY, env=env, check=True, timeout=30)
     finally:
         web.stop()
 
