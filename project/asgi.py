@@ -1,10 +1,10 @@
 """The ASGI application: ``daphne project.asgi:application``.
 
-HTTP goes to Django. WebSocket handshakes pass the origin check
-(server.middleware.origin), then session and user lookup
-(server.middleware.auth), then the URL router: the ``websocket_urlpatterns``
-of every installed app that has a ``routing`` module, in INSTALLED_APPS order,
-and last a refusal (403) of any other path.
+HTTP goes to Django. WebSocket handshakes pass the Host check
+(server.middleware.host), the origin check (server.middleware.origin), then
+session and user lookup (server.middleware.auth), then the URL router: the
+``websocket_urlpatterns`` of every installed app that has a ``routing`` module,
+in INSTALLED_APPS order, and last a refusal (403) of any other path.
 Importing this module also installs our patches to daphne, autobahn and
 Twisted (server.patches), with the WEBSOCKET_* settings as their limits.
 """
@@ -34,6 +34,7 @@ from django.utils.module_loading import module_has_submodule  # noqa: E402
 
 from server import patches  # noqa: E402
 from server.middleware.auth import SessionAuthMiddleware  # noqa: E402
+from server.middleware.host import allowed_hosts_only  # noqa: E402
 from server.middleware.origin import allowed_hosts_or_no_origin  # noqa: E402
 
 patches.install(
@@ -58,8 +59,10 @@ def websocket_urlpatterns():
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": allowed_hosts_or_no_origin(
-            SessionAuthMiddleware(URLRouter(websocket_urlpatterns()))
+        "websocket": allowed_hosts_only(
+            allowed_hosts_or_no_origin(
+                SessionAuthMiddleware(URLRouter(websocket_urlpatterns()))
+            )
         ),
     }
 )

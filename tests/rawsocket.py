@@ -12,12 +12,13 @@ CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 class RawWebSocket:
-    def __init__(self, port, path="/ws/echo/", timeout=10, extensions=None):
+    def __init__(self, port, path="/ws/echo/", timeout=10, extensions=None, host=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
+        host = f"127.0.0.1:{port}" if host is None else host
         self.sock.sendall(
             (
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                 + (f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else "")

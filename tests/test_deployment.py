@@ -79,6 +79,7 @@ def test_compose_web_command_serves_the_asgi_application(
     try:
         cmdline = Path(f"/proc/{web.process.pid}/cmdline").read_bytes().split(b"\0")
         assert b"project.asgi:application" in cmdline
+        assert f"listening on http://127.0.0.1:{port}/ with 1 daphne worker" in web.log
         assert http_get(web, "/")[0] == 200
         assert asyncio.run(echo_once(web)) == "through the compose command"
         probe = local_command(compose["services"]["web"]["healthcheck"]["test"][1:])

@@ -4,6 +4,7 @@ import pytest
 import websockets
 
 from tests.client import connect, receive
+from tests.rawsocket import RawWebSocket
 
 pytestmark = pytest.mark.server
 
@@ -51,3 +52,31 @@ async def test_unknown_websocket_path_is_refused_with_403(echo_server, path):
         async with connect(echo_server, path):
             pass
     assert refused.value.response.status_code == 403
+
+
+ENDPOINTS = ["/ws/echo/", "/ws/echo/lobby/", "/ws/chat/?name=origin-test"]
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+async def test_a_foreign_page_cannot_open_a_socket_on_any_endpoint(echo_server, path):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(echo_server, path, origin="http://evil.example"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+async def test_a_client_without_origin_opens_every_endpoint(echo_server, path):
+    async with connect(echo_server, path) as websocket:
+        assert websocket.response.status_code == 101
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", ""])
+def test_a_handshake_for_a_host_not_allowed_is_refused_with_403(echo_server, host):
+    with pytest.raises(ConnectionError, match=" 403 "):
+        RawWebSocket(echo_server.port, host=host)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8000", "[::1]:9"])
+def test_a_handshake_for_an_allowed_host_is_accepted(echo_server, host):
+    RawWebSocket(echo_server.port, host=host).close()

@@ -28,6 +28,12 @@ class Command(BaseCommand):
     def handle(self, host, port, workers, daphne_args, **options):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
+        shown = f"[{host}]" if ":" in host else host
+        self.stdout.write(
+            f"listening on http://{shown}:{port}/ with {workers} daphne "
+            f"worker{'s' if workers > 1 else ''}"
+        )
+        self.stdout.flush()
         if workers == 1:
             command = daphne_command(["-b", host, "-p", str(port)], daphne_args)
             os.execv(command[0], command)

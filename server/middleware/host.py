@@ -1,0 +1,34 @@
+"""The Host header of a WebSocket handshake must name one of ALLOWED_HOSTS.
+
+Django checks Host on every HTTP request (``request.get_host()``); a WebSocket
+handshake never reaches Django's request handling, so without this a socket
+opens under any host name, DNS rebinding included. A refused handshake gets
+403, as the origin check's refusal does.
+"""
+
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+
+def allowed_hosts_only(application):
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        # What Django allows in DEBUG with ALLOWED_HOSTS empty.
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+
+    async def check_host(scope, receive, send):
+        host = next(
+            (
+                value.decode("latin1")
+                for name, value in scope["headers"]
+                if name == b"host"
+            ),
+            "",
+        )
+        domain, _ = split_domain_port(host)
+        if domain and validate_host(domain, allowed):
+            return await application(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)
+
+    return check_host
