@@ -42,6 +42,8 @@ patches.install(
     send_buffer_bytes=settings.WEBSOCKET_SEND_BUFFER_BYTES,
     close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
     permessage_deflate=settings.WEBSOCKET_PERMESSAGE_DEFLATE,
+    ping_interval=settings.WEBSOCKET_PING_INTERVAL,
+    pong_timeout=settings.WEBSOCKET_PONG_TIMEOUT,
 )
 
 

@@ -142,6 +142,17 @@ WEBSOCKET_CLOSE_TIMEOUT = env.integer("WEBSOCKET_CLOSE_TIMEOUT", 5, minimum=1)
 # 0 turns it off, as the benchmark does to measure what a worker can do.
 ECHO_RATE_PER_SECOND = env.number("ECHO_RATE_PER_SECOND", 1000.0, minimum=0)
 ECHO_RATE_BURST = env.integer("ECHO_RATE_BURST", 2000, minimum=1)
+# Keep-alive, as gorilla/websocket's chat example does it: a ping every
+# WEBSOCKET_PING_INTERVAL seconds, and a peer whose pong has not come within
+# WEBSOCKET_PONG_TIMEOUT is dropped, so one that vanished without a close
+# (a laptop shut, a NAT that forgot it) is gone within their sum. 20 s keeps an
+# idle connection alive through proxies that cut at 60 s (nginx's
+# proxy_read_timeout); daphne's defaults are the same.
+WEBSOCKET_PING_INTERVAL = env.integer("WEBSOCKET_PING_INTERVAL", 20, minimum=1)
+WEBSOCKET_PONG_TIMEOUT = env.integer("WEBSOCKET_PONG_TIMEOUT", 30, minimum=1)
+# Seconds a connection may send nothing (pongs aside) before it is closed with
+# 1001: a tab left open all day should not hold a worker's memory; 0 never.
+WEBSOCKET_IDLE_TIMEOUT = env.integer("WEBSOCKET_IDLE_TIMEOUT", 3600, minimum=0)
 # Accept a client's permessage-deflate offer (RFC 7692). README gives the
 # measurements behind the default.
 WEBSOCKET_PERMESSAGE_DEFLATE = env.flag("WEBSOCKET_PERMESSAGE_DEFLATE", False)

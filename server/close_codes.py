@@ -18,6 +18,7 @@ class CloseCode:
 
 NORMAL = CloseCode(1000, "normal closure", retry=False)
 GOING_AWAY = CloseCode(1001, "server going away", retry=True)
+IDLE = CloseCode(1001, "idle for too long", retry=True)
 # Sent by daphne itself, through server.patches.daphne_protocol.
 INVALID_UTF8 = CloseCode(1007, "text message is not valid UTF-8", retry=False)
 # Sent by a consumer for a message over a rate it declares (server/limits.py).

@@ -33,6 +33,7 @@ framed once per worker, written to every member. A subclass that overrides
 such a handler gets the event through it, as with any other handler.
 """
 
+import asyncio
 import functools
 import logging
 from functools import cached_property
@@ -40,9 +41,11 @@ from functools import cached_property
 from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from server.close_codes import (
+    IDLE,
     MESSAGE_TOO_BIG,
     RATE_LIMITED,
     TOO_SLOW,
@@ -132,6 +135,7 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self.accepted = True
+        self.watch_idleness()
         if self.channel_layer is not None:
             self.join_fastlane()
 
@@ -148,7 +152,28 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']!r}")
         await handler(message)
 
+    def watch_idleness(self):
+        """Close with 1001 once the client has sent nothing for
+        WEBSOCKET_IDLE_TIMEOUT: one timer per connection, re-armed when it
+        fires early rather than on every message."""
+        timeout = settings.WEBSOCKET_IDLE_TIMEOUT
+        if not timeout:
+            return
+        loop = asyncio.get_running_loop()
+        self.last_received = loop.time()
+
+        def check():
+            idle = loop.time() - self.last_received
+            if idle < timeout:
+                self.idle_timer = loop.call_later(timeout - idle, check)
+                return
+            self.idle_timer = None
+            self.idle_close = asyncio.ensure_future(self.close(IDLE.code, IDLE.reason))
+
+        self.idle_timer = loop.call_later(timeout, check)
+
     async def websocket_receive(self, message):
+        self.last_received = asyncio.get_running_loop().time()
         text_data, bytes_data = message.get("text"), message.get("bytes")
         limit = self.max_message_bytes
         if limit is not None and exceeds(limit, text_data, bytes_data):
@@ -174,6 +199,9 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         return TokenBucket(rate) if rate is not None and rate.enabled else None
 
     async def websocket_disconnect(self, message):
+        timer = getattr(self, "idle_timer", None)
+        if timer is not None:
+            timer.cancel()
         await self.leave_groups()
         await self.disconnect(message["code"])
         raise StopConsumer()

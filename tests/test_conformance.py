@@ -73,21 +73,6 @@ def test_connection_keeps_working_after_an_empty_binary_message(raw):
     assert raw.read_message() == (TEXT, b"after")
 
 
-def test_daphnes_ping_interval_reaches_every_connection_not_only_the_first(
-    start_daphne,
-):
-    # daphne's own keep-alive pings, timed by --ping-interval, on every
-    # connection of the corrected protocol.
-    server = start_daphne(extra_args=["--ping-interval", "1"])
-    sockets = [RawWebSocket(server.port, timeout=5) for _ in range(3)]
-    try:
-        for socket in sockets:
-            assert socket.read_frame()[1] == PING
-    finally:
-        for socket in sockets:
-            socket.close()
-
-
 def test_small_messages_queued_behind_a_large_one_arrive_after_it(raw):
     # The large echo fills the socket's send buffer, so part of it waits in the
     # server's queue; what is sent next must wait behind it, not jump ahead.

@@ -49,7 +49,15 @@ def describe(owner):
     return getattr(owner, "__qualname__", None) or owner.__name__
 
 
-def install(*, max_message_size, send_buffer_bytes, close_timeout, permessage_deflate):
+def install(
+    *,
+    max_message_size,
+    send_buffer_bytes,
+    close_timeout,
+    permessage_deflate,
+    ping_interval,
+    pong_timeout,
+):
     for patch in PATCHES:
         check(patch)
     daphne_protocol.install(
@@ -58,5 +66,5 @@ def install(*, max_message_size, send_buffer_bytes, close_timeout, permessage_de
         close_timeout=close_timeout,
         permessage_deflate=permessage_deflate,
     )
-    daphne_server.install()
+    daphne_server.install(ping_interval, pong_timeout)
     twisted_transport.install()
