@@ -66,5 +66,5 @@ def install(
         close_timeout=close_timeout,
         permessage_deflate=permessage_deflate,
     )
-    daphne_server.install(ping_interval, pong_timeout)
+    daphne_server.install(ping_interval, pong_timeout, shutdown_seconds=close_timeout)
     twisted_transport.install()
