@@ -44,6 +44,8 @@ patches.install(
     permessage_deflate=settings.WEBSOCKET_PERMESSAGE_DEFLATE,
     ping_interval=settings.WEBSOCKET_PING_INTERVAL,
     pong_timeout=settings.WEBSOCKET_PONG_TIMEOUT,
+    max_connections=settings.WEBSOCKET_MAX_CONNECTIONS,
+    max_connections_per_address=settings.WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS,
 )
 
 

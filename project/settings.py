@@ -3,6 +3,7 @@
 README.md lists each variable with its default.
 """
 
+import resource
 from pathlib import Path
 
 import dj_database_url
@@ -142,6 +143,23 @@ WEBSOCKET_CLOSE_TIMEOUT = env.integer("WEBSOCKET_CLOSE_TIMEOUT", 5, minimum=1)
 # 0 turns it off, as the benchmark does to measure what a worker can do.
 ECHO_RATE_PER_SECOND = env.number("ECHO_RATE_PER_SECOND", 1000.0, minimum=0)
 ECHO_RATE_BURST = env.integer("ECHO_RATE_BURST", 2000, minimum=1)
+# WebSocket connections one worker process holds at once. An idle one costs
+# about 20 KB (python -m bench --modes memory), so 10,000 is some 200 MB, and
+# every one is a file descriptor: the limit stays 100 under the process's
+# descriptor limit, so that a refusal (503) can still be answered and the
+# database and Redis still connected. Past it, or past the per-address limit
+# (a browser opens a few per tab; an office behind one NAT, some dozens),
+# the handshake is refused with 503.
+DESCRIPTORS_KEPT = 100
+WEBSOCKET_MAX_CONNECTIONS = env.integer("WEBSOCKET_MAX_CONNECTIONS", 10000, minimum=1)
+_descriptors = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+if _descriptors != resource.RLIM_INFINITY:
+    WEBSOCKET_MAX_CONNECTIONS = min(
+        WEBSOCKET_MAX_CONNECTIONS, max(1, _descriptors - DESCRIPTORS_KEPT)
+    )
+WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS = env.integer(
+    "WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS", 200, minimum=1
+)
 # Keep-alive, as gorilla/websocket's chat example does it: a ping every
 # WEBSOCKET_PING_INTERVAL seconds, and a peer whose pong has not come within
 # WEBSOCKET_PONG_TIMEOUT is dropped, so one that vanished without a close

@@ -57,6 +57,8 @@ def install(
     permessage_deflate,
     ping_interval,
     pong_timeout,
+    max_connections,
+    max_connections_per_address,
 ):
     for patch in PATCHES:
         check(patch)
@@ -65,6 +67,8 @@ def install(
         send_buffer_bytes=send_buffer_bytes,
         close_timeout=close_timeout,
         permessage_deflate=permessage_deflate,
+        max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
     )
     daphne_server.install(ping_interval, pong_timeout, shutdown_seconds=close_timeout)
     twisted_transport.install()

@@ -20,6 +20,10 @@ daphne 4.2 (its ``ws_protocol.WebSocketProtocol``):
 - passes any close code an application asks for to the wire, where RFC 6455
   section 7.4 reserves 1004, 1005, 1006 and 1015 and allows nothing outside
   1000-4999 but the registered 1000-1003 and 1007-1014 and 3000-4999;
+- accepts connections until the process runs out of file descriptors, and then
+  accepts and drops them with no HTTP answer; here the handshake beyond
+  WEBSOCKET_MAX_CONNECTIONS (in all, or WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS
+  from one client address) is refused with 503, and counted;
 - never accepts permessage-deflate (RFC 7692), which autobahn implements and
   every browser offers: daphne's factory leaves autobahn's
   ``perMessageCompressionAccept``, which refuses every offer.
@@ -39,9 +43,12 @@ from autobahn.websocket.compress_deflate import (
 )
 from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
+from autobahn.websocket.types import ConnectionDeny
 from daphne import ws_protocol
+from daphne.utils import parse_x_forwarded_for
 
 from server.close_codes import TOO_SLOW
+from server.limits import ConnectionCounter
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,8 @@ RELIES_ON = [
         ["CONFIG_ATTRS", "handle_reply", "sendData", "sendCloseFrame", "STATE_OPEN"],
     ),
     (ws_protocol.WebSocketProtocol, ["_connectionMade", "sendPreparedMessage"]),
+    (ws_protocol.WebSocketProtocol, ["onConnect", "onClose"]),
+    (ws_protocol, ["parse_x_forwarded_for"]),
     (AutobahnProtocol._connectionMade, ["send_queue", "_perMessageCompress"]),
     (PerMessageDeflate.__init__, ["_compressor", "_decompressor"]),
     (
@@ -100,6 +109,9 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
     # Set by install(): bytes that may wait in this process for one client.
     sendBufferBytes = None
     closingSlow = False
+    # Open connections of this process against their limits (install()).
+    connections = ConnectionCounter()
+    counted_address = None
 
     def _connectionMade(self):
         # Autobahn copies some 70 options from the factory into every
@@ -119,6 +131,43 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
             # handshake's time went there (py-spy, python -m bench.profile).
             cls.CONFIG_ATTRS = ()
         super()._connectionMade()
+
+    def onConnect(self, request):
+        address = self.client_address(request)
+        refusal = self.connections.admit(address)
+        if refusal is not None:
+            logger.info("refused a handshake from %s: %s", address, refusal)
+            raise ConnectionDeny(503, refusal)
+        self.counted_address = address
+        return super().onConnect(request)
+
+    def client_address(self, request):
+        """The client's address as daphne will put it in the scope: the
+        forwarded one behind a proxy that daphne is told to trust."""
+        peer = self.transport.getPeer()
+        address = getattr(peer, "host", None)
+        server = self.factory.server_class
+        if server.proxy_forwarded_address_header:
+            headers = {
+                name.lower().encode("ascii"): value.encode("latin1")
+                for name, value in request.headers.items()
+            }
+            forwarded, _ = parse_x_forwarded_for(
+                headers,
+                server.proxy_forwarded_address_header,
+                server.proxy_forwarded_port_header,
+                server.proxy_forwarded_proto_header,
+                [address, 0],
+            )
+            address = forwarded[0] if forwarded else address
+        return address
+
+    def onClose(self, wasClean, code, reason):
+        if self.counted_address is None:
+            return  # refused at the handshake: daphne never saw it
+        self.connections.release(self.counted_address)
+        self.counted_address = None
+        super().onClose(wasClean, code, reason)
 
     def handle_reply(self, message):
         if self.state != self.STATE_CONNECTING:
@@ -257,8 +306,18 @@ def unsent_bytes(transport):
         return 0
 
 
-def install(max_message_size, send_buffer_bytes, close_timeout, permessage_deflate):
+def install(
+    max_message_size,
+    send_buffer_bytes,
+    close_timeout,
+    permessage_deflate,
+    max_connections,
+    max_connections_per_address,
+):
     """Make daphne build our protocol, with these limits."""
+    WebSocketProtocol.connections = ConnectionCounter(
+        max_connections, max_connections_per_address
+    )
     WebSocketProtocol.maxMessagePayloadSize = max_message_size
     WebSocketProtocol.maxFramePayloadSize = max_message_size
     WebSocketProtocol.sendBufferBytes = send_buffer_bytes
