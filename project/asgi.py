@@ -46,6 +46,8 @@ patches.install(
     pong_timeout=settings.WEBSOCKET_PONG_TIMEOUT,
     max_connections=settings.WEBSOCKET_MAX_CONNECTIONS,
     max_connections_per_address=settings.WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS,
+    head_seconds=settings.HTTP_HEADERS_TIMEOUT,
+    max_head_bytes=settings.HTTP_MAX_HEADER_BYTES,
 )
 
 

@@ -143,6 +143,14 @@ WEBSOCKET_CLOSE_TIMEOUT = env.integer("WEBSOCKET_CLOSE_TIMEOUT", 5, minimum=1)
 # 0 turns it off, as the benchmark does to measure what a worker can do.
 ECHO_RATE_PER_SECOND = env.number("ECHO_RATE_PER_SECOND", 1000.0, minimum=0)
 ECHO_RATE_BURST = env.integer("ECHO_RATE_BURST", 2000, minimum=1)
+# Seconds in which a connection's first request line and headers must all
+# arrive (a WebSocket handshake included). A client sends them in one packet;
+# 10 s leaves room for a slow mobile link and drops one that sends a byte at a
+# time (slowloris) with 408 before many such hold the worker's descriptors.
+HTTP_HEADERS_TIMEOUT = env.integer("HTTP_HEADERS_TIMEOUT", 10, minimum=1)
+# Bytes of request line and headers; more is answered 431. Twisted's own
+# bound: a browser's head is 1-2 KB, and a few large cookies fit.
+HTTP_MAX_HEADER_BYTES = env.integer("HTTP_MAX_HEADER_BYTES", 16384, minimum=1024)
 # WebSocket connections one worker process holds at once. An idle one costs
 # about 20 KB (python -m bench --modes memory), so 10,000 is some 200 MB, and
 # every one is a file descriptor: the limit stays 100 under the process's

@@ -9,9 +9,9 @@ at start-up with one line instead of misbehaving.
 import inspect
 import re
 
-from . import daphne_protocol, daphne_server, twisted_transport
+from . import daphne_protocol, daphne_server, twisted_http, twisted_transport
 
-PATCHES = (daphne_protocol, daphne_server, twisted_transport)
+PATCHES = (daphne_protocol, daphne_server, twisted_http, twisted_transport)
 
 
 class UnsupportedUpstream(SystemExit):
@@ -59,6 +59,8 @@ def install(
     pong_timeout,
     max_connections,
     max_connections_per_address,
+    head_seconds,
+    max_head_bytes,
 ):
     for patch in PATCHES:
         check(patch)
@@ -71,4 +73,5 @@ def install(
         max_connections_per_address=max_connections_per_address,
     )
     daphne_server.install(ping_interval, pong_timeout, shutdown_seconds=close_timeout)
+    twisted_http.install(head_seconds, max_head_bytes)
     twisted_transport.install()
