@@ -50,6 +50,8 @@ class ChatConsumer(LeanWebsocketConsumer):
             ref = message.get("client_id")
             await getattr(self, f"on_{message['type']}")(message)
         except ProtocolError as problem:
+            if ref is None:
+                ref = protocol.client_id_of(text_data)
             await self.reply(protocol.error(problem, ref))
 
     async def rate_limited(self, text_data, bytes_data):
