@@ -1,0 +1,140 @@
+"""Chat through failures of real processes: the database going away under a
+worker, and a worker killed while its clients are mid-conversation."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+import websockets
+
+from tests.chat_client import chat
+
+pytestmark = pytest.mark.server
+
+
+def unique(name):
+    return f"{name}{uuid.uuid4().hex[:6]}"
+
+
+class CuttableProxy:
+    """A TCP proxy on loopback whose connections the test can cut, refusing
+    new ones until it is restored: a database that went away and came back."""
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.cut_off = False
+        self.pipes = set()
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.relay, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def relay(self, reader, writer):
+        if self.cut_off:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(
+            "127.0.0.1", self.upstream_port
+        )
+        pipes = [
+            asyncio.create_task(self.pipe(reader, up_writer)),
+            asyncio.create_task(self.pipe(up_reader, writer)),
+        ]
+        self.pipes.update(pipes)
+
+    async def pipe(self, reader, writer):
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    def cut(self):
+        self.cut_off = True
+        for pipe in self.pipes:
+            pipe.cancel()
+        self.pipes.clear()
+
+    def restore(self):
+        self.cut_off = False
+
+    async def stop(self):
+        self.cut()
+        self.server.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs a database server to cut off: CI's PostgreSQL pass",
+)
+async def test_a_message_the_database_cannot_store_is_refused_then_taken(
+    start_daphne, server_database_url
+):
+    address = urlsplit(server_database_url)
+    proxy = CuttableProxy(address.port or 5432)
+    port = await proxy.start()
+    proxied = urlunsplit(
+        address._replace(netloc=f"{address.username}@127.0.0.1:{port}")
+    )
+    worker = await asyncio.to_thread(start_daphne, DATABASE_URL=proxied)
+    room = f"outage-{uuid.uuid4().hex[:8]}"
+    try:
+        async with chat(worker, unique("alice")) as alice:
+            await alice.join(room)
+            await alice.say(room, "before", client_id="before")
+            await alice.next("message", room=room)
+            proxy.cut()
+            await alice.say(room, "during", client_id="during")
+            error = await alice.next("error")
+            assert (error["code"], error["ref"]) == ("unavailable", "during")
+            proxy.restore()
+            await alice.say(room, "during", client_id="during")
+            stored = await alice.next("message", room=room)
+            assert (stored["text"], stored["id"]) == ("during", 2)
+            await alice.send("history", room=room, after=0)
+            history = await alice.next("history")
+        assert [m["text"] for m in history["messages"]] == ["before", "during"]
+    finally:
+        await proxy.stop()
+
+
+async def test_clients_of_a_killed_worker_resume_on_the_other_exactly_once(
+    start_daphne, redis_url
+):
+    """Two workers, a reader on each and a sender on the second; the first is
+    killed mid-stream. Its reader comes back on the second with ``since``."""
+    redis.Redis.from_url(redis_url).flushdb()
+    settings = {"REDIS_URL": redis_url, "CHAT_RATE_BURST": "1000"}
+    doomed, survivor = (start_daphne(**settings) for _ in range(2))
+    room = f"crash-{uuid.uuid4().hex[:8]}"
+    total = 200
+    async with (
+        chat(survivor, unique("sender")) as sender,
+        chat(survivor, unique("stayer")) as stayer,
+    ):
+        await sender.join(room)
+        await stayer.join(room)
+        seen = []
+        async with chat(doomed, unique("mover")) as mover:
+            await mover.join(room)
+            for number in range(total):
+                await sender.say(room, f"m{number}", client_id=f"c{number}")
+                if number == total // 3:
+                    doomed.process.send_signal(signal.SIGKILL)
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:  # until the kill reaches this connection
+                    seen.append((await mover.next("message", room=room))["id"])
+        async with chat(survivor, unique("mover")) as mover:
+            joined = await mover.join(room, since=seen[-1] if seen else 0)
+            seen += [message["id"] for message in joined["messages"]]
+            while seen[-1] < total:  # the rest, a page at a time
+                await mover.send("history", room=room, after=seen[-1])
+                seen += [m["id"] for m in (await mover.next("history"))["messages"]]
+        stayed = [(await stayer.next("message", room=room))["id"] for _ in range(total)]
+    assert seen == list(range(1, total + 1)), "the mover missed or doubled"
+    assert stayed == list(range(1, total + 1))
