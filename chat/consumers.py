@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
+from server import metrics
 from server.consumers import LeanWebsocketConsumer, fastlane
 from server.limits import Rate
 
@@ -100,6 +101,7 @@ class ChatConsumer(LeanWebsocketConsumer):
                 room, self.name, self.user, text, client_id
             )
         except DatabaseError:
+            metrics.DATABASE_ERRORS.inc()
             raise ProtocolError(protocol.UNAVAILABLE) from None
         if new:
             await self.channel_layer.group_send(

@@ -151,6 +151,8 @@ HTTP_HEADERS_TIMEOUT = env.integer("HTTP_HEADERS_TIMEOUT", 10, minimum=1)
 # Bytes of request line and headers; more is answered 431. Twisted's own
 # bound: a browser's head is 1-2 KB, and a few large cookies fit.
 HTTP_MAX_HEADER_BYTES = env.integer("HTTP_MAX_HEADER_BYTES", 16384, minimum=1024)
+# The bearer token /metrics asks for; unset, it answers loopback requests only.
+METRICS_TOKEN = env.text("METRICS_TOKEN")
 # WebSocket connections one worker process holds at once. An idle one costs
 # about 20 KB (python -m bench --modes memory), so 10,000 is some 200 MB, and
 # every one is a file descriptor: the limit stays 100 under the process's

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from server import health
+from server import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics.metrics),
     path("", include("echo.urls")),
     path("chat/", include("chat.urls")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -44,6 +44,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from server import metrics
 from server.close_codes import (
     IDLE,
     MESSAGE_TOO_BIG,
@@ -177,10 +178,12 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         text_data, bytes_data = message.get("text"), message.get("bytes")
         limit = self.max_message_bytes
         if limit is not None and exceeds(limit, text_data, bytes_data):
+            metrics.REJECTIONS.labels("message too big").inc()
             await self.close(MESSAGE_TOO_BIG.code, f"message exceeds {limit} bytes")
             return
         bucket = self.bucket
         if bucket is not None and not bucket.take():
+            metrics.REJECTIONS.labels("rate limited").inc()
             if bucket.flooding:
                 await self.close(RATE_LIMITED.code, RATE_LIMITED.reason)
             else:

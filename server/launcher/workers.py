@@ -7,14 +7,23 @@ whichever worker wakes first takes most of them.
 
 Rule: the launcher owns the sockets and the children. A worker that dies is
 started again on its socket; SIGTERM or SIGINT stops them all.
+
+The workers share a directory for their metrics (PROMETHEUS_MULTIPROC_DIR,
+server/metrics.py), one the launcher makes unless it is set, so that
+``/metrics`` on any of them sums all of them.
 """
 
 import logging
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+
+from prometheus_client import multiprocess
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +62,10 @@ def listening_sockets(host, port, count):
 
 class Workers:
     def __init__(self, host, port, count, daphne_args=()):
+        self.metrics_dir = None
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            self.metrics_dir = tempfile.mkdtemp(prefix="echo-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         self.sockets = listening_sockets(host, port, count)
         self.port = self.sockets[0].getsockname()[1]
         self.daphne_args = list(daphne_args)
@@ -81,6 +94,7 @@ class Workers:
                     self.stop()
                     return child.returncode or 1
                 logger.warning("worker exited with %s; restarting", child.returncode)
+                multiprocess.mark_process_dead(child.pid)
                 self.children[index] = self.start(self.sockets[index])
             time.sleep(0.2)
         self.stop()
@@ -102,3 +116,5 @@ class Workers:
                 child.wait()
         for listener in self.sockets:
             listener.close()
+        if self.metrics_dir:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)

@@ -18,6 +18,7 @@ from collections import defaultdict
 
 from channels.exceptions import ChannelFull
 
+from server import metrics
 from server.inbox import Inbox
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class LocalChannels:
     def deliver_to_group(self, group, message):
         handler = message.get("type", "").replace(".", "_")
         frames = {}
+        fast = 0
         for channel in self.groups.get(group, ()):
             queue = self.queues[channel]
             lane = self.fastlanes.get(channel)
@@ -119,9 +121,12 @@ class LocalChannels:
                     if frame is None:
                         frame = frames[encode] = lane[1].prepare_frame(encode(message))
                     if lane[1].send_prepared(frame):
+                        fast += 1
                         continue
             # Each member gets its own dict: a handler may change its event.
             queue.put(dict(message))
+        if fast:
+            metrics.MESSAGES_SENT.inc(fast)
 
     def fail_group(self, group, error):
         for channel in self.groups.get(group, ()):

@@ -5,6 +5,8 @@ Each worker process keeps its own record: it reports what it saw of Redis.
 
 import logging
 
+from server import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -15,6 +17,7 @@ class Outage:
 
     def failed(self, error):
         """Record a failure; True if it starts an outage."""
+        metrics.REDIS_ERRORS.inc()
         if self.down:
             return False
         self.down = True

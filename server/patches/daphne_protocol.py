@@ -47,6 +47,7 @@ from autobahn.websocket.types import ConnectionDeny
 from daphne import ws_protocol
 from daphne.utils import parse_x_forwarded_for
 
+from server import metrics
 from server.close_codes import TOO_SLOW
 from server.limits import ConnectionCounter
 
@@ -76,7 +77,7 @@ RELIES_ON = [
         ["CONFIG_ATTRS", "handle_reply", "sendData", "sendCloseFrame", "STATE_OPEN"],
     ),
     (ws_protocol.WebSocketProtocol, ["_connectionMade", "sendPreparedMessage"]),
-    (ws_protocol.WebSocketProtocol, ["onConnect", "onClose"]),
+    (ws_protocol.WebSocketProtocol, ["onConnect", "onClose", "onMessage"]),
     (ws_protocol, ["parse_x_forwarded_for"]),
     (AutobahnProtocol._connectionMade, ["send_queue", "_perMessageCompress"]),
     (PerMessageDeflate.__init__, ["_compressor", "_decompressor"]),
@@ -137,8 +138,10 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         refusal = self.connections.admit(address)
         if refusal is not None:
             logger.info("refused a handshake from %s: %s", address, refusal)
+            metrics.REJECTIONS.labels(refusal).inc()
             raise ConnectionDeny(503, refusal)
         self.counted_address = address
+        metrics.OPEN_CONNECTIONS.inc()
         return super().onConnect(request)
 
     def client_address(self, request):
@@ -167,7 +170,12 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
             return  # refused at the handshake: daphne never saw it
         self.connections.release(self.counted_address)
         self.counted_address = None
+        metrics.OPEN_CONNECTIONS.dec()
         super().onClose(wasClean, code, reason)
+
+    def onMessage(self, payload, isBinary):
+        metrics.MESSAGES_RECEIVED.inc()
+        super().onMessage(payload, isBinary)
 
     def handle_reply(self, message):
         if self.state != self.STATE_CONNECTING:
@@ -187,6 +195,7 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
             # Closing or closed: a message in flight towards it is for nobody.
             logger.debug("dropped a message for closed connection %s", self.client_addr)
             return
+        metrics.MESSAGES_SENT.inc()
         if data is not None:
             self.sendMessage(data, isBinary=True)
         else:
@@ -223,6 +232,7 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
                 # frames only); autobahn drops the connection if the client has
                 # not answered it within closeHandshakeTimeout.
                 self.closingSlow = True
+                metrics.REJECTIONS.labels("client too slow").inc()
                 return self.serverClose(TOO_SLOW.code, TOO_SLOW.reason)
         if sync or chopsize or self.send_queue:
             return super().sendData(data, sync, chopsize)
