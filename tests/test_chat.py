@@ -244,18 +244,24 @@ async def test_typing_notices_are_passed_on_at_most_once_per_interval(workers, r
         await reader.expect_silence("typing", room=room)
 
 
-async def test_a_direct_room_is_joined_and_read_by_its_two_users_only(
+async def users(database_url, *names):
+    """Registered users of these names (made unique): {name: session key}."""
+    names = [unique(name) for name in names]
+    return {
+        name: await asyncio.to_thread(registered_user, database_url, name)
+        for name in names
+    }
+
+
+async def test_a_direct_room_is_joined_and_read_by_its_two_users(
     workers, server_database_url
 ):
-    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
-    sessions = {
-        user: await asyncio.to_thread(registered_user, server_database_url, user)
-        for user in (alice, bob, carol)
-    }
+    (alice, alice_session), (bob, bob_session) = (
+        await users(server_database_url, "alice", "bob")
+    ).items()
     async with (
-        chat(workers[0], session=sessions[alice]) as a,
-        chat(workers[1], session=sessions[bob]) as b,
-        chat(workers[0], session=sessions[carol]) as c,
+        chat(workers[0], session=alice_session) as a,
+        chat(workers[1], session=bob_session) as b,
     ):
         await a.send("direct", user=bob)
         room = (await a.next("joined"))["room"]
@@ -264,21 +270,50 @@ async def test_a_direct_room_is_joined_and_read_by_its_two_users_only(
         await a.say(room, "just us")
         assert (await b.next("message", room=room))["text"] == "just us"
 
-        await c.send("join", room=room)
-        assert (await c.next("error"))["code"] == "forbidden"
-        for type_, fields in [
-            ("message", {"text": "let me in"}),
-            ("history", {"after": 0}),
-            ("typing", {}),
-            ("leave", {}),
-        ]:
-            await c.send(type_, room=room, **fields)
-            assert (await c.next("error"))["code"] == "not_joined"
+
+@pytest.fixture(scope="module")
+def alice_bob_and_carol(server_database_url):
+    """Three registered users, made once for the module: {name: session key}."""
+    names = [unique(name) for name in ("alice", "bob", "carol")]
+    return {name: registered_user(server_database_url, name) for name in names}
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "code"),
+    [
+        ("join", {}, "forbidden"),
+        ("join", {"since": 0}, "forbidden"),
+        ("message", {"text": "let me in"}, "not_joined"),
+        ("history", {"after": 0}, "not_joined"),
+        ("history", {"before": 10}, "not_joined"),
+        ("typing", {}, "not_joined"),
+        ("leave", {}, "not_joined"),
+    ],
+)
+async def test_a_third_user_is_refused_a_direct_room_whatever_they_send(
+    workers, alice_bob_and_carol, type_, fields, code
+):
+    (alice, alice_session), (bob, _), (_, carol_session) = alice_bob_and_carol.items()
+    async with (
+        chat(workers[0], session=alice_session) as a,
+        chat(workers[1], session=carol_session) as c,
+    ):
+        await a.send("direct", user=bob)
+        room = (await a.next("joined"))["room"]
+        await c.send(type_, room=room, **fields)
+        assert (await c.next("error"))["code"] == code
         await c.send("rooms")
         assert room not in [r["name"] for r in (await c.next("rooms"))["direct"]]
+        await a.expect_silence("message", room=room, seconds=0.2)
+
+
+async def test_a_user_cannot_open_a_direct_room_with_themselves(
+    workers, server_database_url
+):
+    ((carol, session),) = (await users(server_database_url, "carol")).items()
+    async with chat(workers[0], session=session) as c:
         await c.send("direct", user=carol)
         assert (await c.next("error"))["code"] == "unknown_user"
-        await b.expect_silence("message", room=room)
 
 
 async def test_an_anonymous_client_cannot_take_a_registered_name(
