@@ -257,6 +257,20 @@ class ChatClient:
                     room.show(f"* {user} left")
             elif kind == "typing":
                 room.show(f"* {message['user']} is typing")
+            elif kind == "degraded":
+                room.show("* live delivery interrupted; messages are still stored")
+            elif kind == "restored":
+                room.show("* live delivery restored")
+                if room.last_id is not None:
+                    await websocket.send(
+                        json.dumps(
+                            {
+                                "type": "history",
+                                "room": room.name,
+                                "after": room.last_id,
+                            }
+                        )
+                    )
             elif kind == "error":
                 room.show(f"! {message['code']}: {message['detail']}")
                 if (

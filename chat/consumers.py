@@ -6,6 +6,11 @@ stored before it is broadcast and carries its room's next id, so a client that
 sees a gap, or reconnects, asks for what it missed (``since``, ``history``).
 Database work goes through ``db`` (database_sync_to_async, which replaces
 broken connections); per-connection state is set in ``connect``.
+
+A Redis outage does not close a chat connection (the layer's
+``survive_outages``): the client is told ``degraded``, messages are still
+stored and reach the members on this worker, and others find them through
+their ids; ``restored`` says live delivery across workers is back.
 """
 
 import time
@@ -17,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
 from server import metrics
-from server.consumers import LeanWebsocketConsumer, fastlane
+from server.consumers import LAYER_ERRORS, LeanWebsocketConsumer, fastlane
 from server.limits import Rate
 
 from . import protocol, storage
@@ -36,6 +41,9 @@ class ChatConsumer(LeanWebsocketConsumer):
         self.rooms = {}  # joined: room name -> Room
         self.typed_at = {}  # room name -> when this connection last said so
         self.presence = presence_for(self.channel_layer)
+        survive = getattr(self.channel_layer, "survive_outages", None)
+        if survive is not None:
+            survive(self.channel_name)
         await self.accept()
         if self.name is None:
             await self.reply(protocol.error(ProtocolError(protocol.INVALID_NAME)))
@@ -104,7 +112,7 @@ class ChatConsumer(LeanWebsocketConsumer):
             metrics.DATABASE_ERRORS.inc()
             raise ProtocolError(protocol.UNAVAILABLE) from None
         if new:
-            await self.channel_layer.group_send(
+            await self.broadcast(
                 room.group, {"type": "chat.message", "message": stored.wire(room.name)}
             )
         else:
@@ -138,7 +146,7 @@ class ChatConsumer(LeanWebsocketConsumer):
         if now - self.typed_at.get(room.name, -1e9) < settings.CHAT_TYPING_INTERVAL:
             return
         self.typed_at[room.name] = now
-        await self.channel_layer.group_send(
+        await self.broadcast(
             room.group, {"type": "chat.typing", "room": room.name, "user": self.name}
         )
 
@@ -165,8 +173,11 @@ class ChatConsumer(LeanWebsocketConsumer):
             await self.channel_layer.group_add(room.group, self.channel_name)
             self.groups.append(room.group)
             self.rooms[room.name] = room
-            if await self.presence.enter(
-                room.group, room.name, self.name, self.channel_name
+            if await self.presence_of(
+                self.presence.enter(
+                    room.group, room.name, self.name, self.channel_name
+                ),
+                unknown=False,
             ):
                 await self.announce(room, joined=[self.name])
         if since is None:
@@ -177,7 +188,9 @@ class ChatConsumer(LeanWebsocketConsumer):
             {
                 "type": "joined",
                 "room": room.name,
-                "members": await self.presence.members(room.group),
+                "members": await self.presence_of(
+                    self.presence.members(room.group), unknown=[self.name]
+                ),
                 "messages": [m.wire(room.name) for m in messages],
                 "last_id": await db(storage.last_seq)(room),
             }
@@ -187,11 +200,24 @@ class ChatConsumer(LeanWebsocketConsumer):
         del self.rooms[room.name]
         self.groups.remove(room.group)
         await self.channel_layer.group_discard(room.group, self.channel_name)
-        if await self.presence.exit(room.group, self.name, self.channel_name):
+        if await self.presence_of(
+            self.presence.exit(room.group, self.name, self.channel_name), unknown=False
+        ):
             await self.announce(room, left=[self.name])
 
+    async def broadcast(self, group, event):
+        """Send ``event`` to every member of ``group``; with Redis unreachable,
+        to this worker's members, the rest finding it by its id later."""
+        try:
+            await self.channel_layer.group_send(group, event)
+        except LAYER_ERRORS:
+            send_local = getattr(self.channel_layer, "group_send_local", None)
+            if send_local is None:
+                raise
+            send_local(group, event)
+
     async def announce(self, room, joined=(), left=()):
-        await self.channel_layer.group_send(
+        await self.broadcast(
             room.group,
             {
                 "type": "chat.presence",
@@ -200,6 +226,13 @@ class ChatConsumer(LeanWebsocketConsumer):
                 "left": list(left),
             },
         )
+
+    async def presence_of(self, asking, unknown):
+        """What presence in Redis answers, or ``unknown`` while it cannot."""
+        try:
+            return await asking
+        except LAYER_ERRORS:
+            return unknown
 
     def joined(self, message):
         name = protocol.room_name(message)
@@ -227,6 +260,16 @@ class ChatConsumer(LeanWebsocketConsumer):
         """Someone else is typing."""
         if event["user"] != self.name:
             await self.reply({**event, "type": "typing"})
+
+    # Events of the channel layer itself.
+
+    async def layer_outage(self, event):
+        """Redis is unreachable: live delivery reaches this worker's members only."""
+        await self.reply(protocol.DEGRADED)
+
+    async def layer_restored(self, event):
+        """Redis is back, and this worker's rooms with it."""
+        await self.reply(protocol.RESTORED)
 
 
 def chat_name(user, query_string):

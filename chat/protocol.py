@@ -37,6 +37,8 @@ SERVER_TYPES = (
     "presence",
     "rooms",
     "error",
+    "degraded",
+    "restored",
 )
 
 # Room names: lower-case, as in a URL; "dm." is kept for direct messages.
@@ -98,6 +100,15 @@ CLOSE_CODES = (
     TOO_SLOW,
     CLOSE_INVALID_NAME,
 )
+
+
+# Sent to every connection when Redis becomes unreachable, and when it returns.
+DEGRADED = {
+    "type": "degraded",
+    "detail": "live delivery to members on other workers is interrupted; "
+    "messages are still stored: ask history after the last id when restored",
+}
+RESTORED = {"type": "restored", "detail": "live delivery to every member is back"}
 
 
 class ProtocolError(Exception):

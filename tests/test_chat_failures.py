@@ -12,6 +12,7 @@ import pytest
 import redis
 import websockets
 
+from tests import servers
 from tests.chat_client import chat
 
 pytestmark = pytest.mark.server
@@ -138,3 +139,60 @@ async def test_clients_of_a_killed_worker_resume_on_the_other_exactly_once(
         stayed = [(await stayer.next("message", room=room))["id"] for _ in range(total)]
     assert seen == list(range(1, total + 1)), "the mover missed or doubled"
     assert stayed == list(range(1, total + 1))
+
+
+@pytest.fixture
+def own_redis(logs_dir):
+    """A redis-server of this test's own, to kill and start again."""
+    started = [servers.start_redis(logs_dir)]
+    yield started
+    for server in started:
+        server.stop()
+
+
+async def test_chat_goes_on_through_a_redis_outage_and_loses_nothing(
+    own_redis, start_daphne
+):
+    """Alice and Bob share a worker, Carol is on the other. Redis dies: all are
+    told; Alice's message is stored and reaches Bob live; Carol finds it by id
+    once Redis is back, when live delivery to everyone resumes."""
+    redis_server = own_redis[0]
+    settings = {
+        "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
+        "REDIS_SOCKET_TIMEOUT": "1.5",
+    }
+    near, far = (start_daphne(**settings) for _ in range(2))
+    room = f"outage-{uuid.uuid4().hex[:8]}"
+    async with (
+        chat(near, unique("alice")) as alice,
+        chat(near, unique("bob")) as bob,
+        chat(far, unique("carol")) as carol,
+    ):
+        for member in (alice, bob, carol):
+            await member.join(room)
+        await alice.say(room, "before")
+        for member in (alice, bob, carol):
+            assert (await member.next("message", room=room))["id"] == 1
+
+        redis_server.stop()
+        for member in (alice, bob, carol):
+            await member.next("degraded")
+        await alice.say(room, "during", client_id="during")
+        for member in (alice, bob):
+            stored = await member.next("message", room=room)
+            assert (stored["text"], stored["id"]) == ("during", 2)
+        await carol.expect_silence("message", room=room)
+
+        own_redis.append(
+            servers.start_redis(redis_server.log_path.parent, redis_server.port)
+        )
+        for member in (alice, bob, carol):
+            await member.next("restored")
+        await carol.send("history", room=room, after=1)
+        missed = await carol.next("history", room=room)
+        assert [m["text"] for m in missed["messages"]] == ["during"]
+
+        await bob.say(room, "after")
+        for member in (alice, bob, carol):
+            live = await member.next("message", room=room)
+            assert (live["text"], live["id"]) == ("after", 3)

@@ -71,6 +71,8 @@ class LocalChannels:
         self.groups = defaultdict(set)
         # channel -> (its handlers' encoders by handler name, its connection)
         self.fastlanes = {}
+        # Channels whose consumers ride out a Redis outage (survive_outages).
+        self.survivors = set()
 
     def open(self, channel):
         if channel not in self.queues:
@@ -81,6 +83,7 @@ class LocalChannels:
         """Forget a channel: its queue, and its place in every group."""
         self.queues.pop(channel, None)
         self.fastlanes.pop(channel, None)
+        self.survivors.discard(channel)
         for group in [g for g, members in self.groups.items() if channel in members]:
             self.leave(group, channel)
 
@@ -133,5 +136,12 @@ class LocalChannels:
             self.queues[channel].fail(error)
 
     def fail_all(self, error):
-        for queue in self.queues.values():
-            queue.fail(error)
+        """Fail every channel but the survivors; True if any survive."""
+        for channel, queue in self.queues.items():
+            if channel not in self.survivors:
+                queue.fail(error)
+        return bool(self.survivors)
+
+    def tell_survivors(self, event_type):
+        for channel in self.survivors:
+            self.deliver(channel, {"type": event_type})

@@ -25,6 +25,9 @@ class Outage:
         return True
 
     def recovered(self):
-        if self.down:
-            self.down = False
-            logger.warning("%s available again", self.name)
+        """Record a success; True if it ends an outage."""
+        if not self.down:
+            return False
+        self.down = False
+        logger.warning("%s available again", self.name)
+        return True

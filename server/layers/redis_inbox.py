@@ -145,7 +145,8 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             await self._join([group], f"c:{channel}", self.group_expiry)
             return
         self._require_local(channel)
-        if worker_of(channel) != self.worker:
+        survivor = channel in self.local.survivors
+        if worker_of(channel) != self.worker and not survivor:
             raise ChannelLayerUnavailable(f"{channel} was made before an outage")
         async with self._membership:
             self.local.join(group, channel)
@@ -154,6 +155,8 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             try:
                 await self._join([group], self._member, self.membership_ttl)
             except ChannelLayerUnavailable:
+                if survivor:
+                    return  # in the group here; registered when Redis returns
                 self.local.leave(group, channel)
                 raise
             self._registered.add(group)
@@ -193,6 +196,20 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                 logger.info(
                     "group %s: channel %s is full, message dropped", group, name
                 )
+
+    def survive_outages(self, channel):
+        """Let ``channel``'s consumer ride out a Redis outage instead of being
+        failed with the others: it receives a ``layer.outage`` event when one
+        starts and ``layer.restored`` once its groups are registered again;
+        meanwhile ``group_add`` keeps it in its groups here, and
+        ``group_send_local`` reaches this process's members."""
+        self._require_local(channel)
+        self.local.open(channel)
+        self.local.survivors.add(channel)
+
+    def group_send_local(self, group, message):
+        """Deliver ``message`` to this process's members of ``group`` only."""
+        self.local.deliver_to_group(group, message)
 
     def fastlane(self, channel, handlers, connection):
         """Write group events for ``channel`` straight to ``connection`` when its
@@ -266,7 +283,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             try:
                 if self.outage.down:
                     await client.ping()
-                    self.outage.recovered()
+                    self._recovered()
                 popped = await client.blmpop(
                     self.block_seconds, 1, key, direction="LEFT", count=READ_BATCH
                 )
@@ -315,12 +332,32 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                 )
 
     def _lost(self, error):
-        """Redis failed under us: no local channel can count on its messages."""
+        """Redis failed under us: no local channel can count on its messages,
+        and all but the survivors are failed."""
         self.local.fail_all(ChannelLayerUnavailable(f"Redis unavailable: {error!r}"))
         if self.outage.failed(error):
             # The old memberships lapse unrefreshed; the old inbox expires.
             self._tasks = [task for task in self._tasks if not task.done()]
             self._new_identity()
+            self.local.tell_survivors("layer.outage")
+
+    def _recovered(self):
+        if self.outage.recovered() and self.local.survivors:
+            self._tasks.append(self._loop.create_task(self._restore()))
+
+    async def _restore(self):
+        """Redis is back: register this process's groups under its new identity,
+        then tell the survivors that live delivery across workers is back."""
+        async with self._membership:
+            groups = [
+                group for group in self.local.groups if group not in self._registered
+            ]
+            try:
+                await self._join(groups, self._member, self.membership_ttl)
+            except ChannelLayerUnavailable:
+                return  # down again: the next recovery restores
+            self._registered.update(groups)
+        self.local.tell_survivors("layer.restored")
 
     # Redis commands, each raising ChannelLayerUnavailable when Redis fails.
 
@@ -371,7 +408,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             self._lost(error)
             raise ChannelLayerUnavailable(f"Redis unavailable: {error!r}") from error
         # Redis answers again; the readers, between attempts, will follow.
-        self.outage.recovered()
+        self._recovered()
         return result
 
     # Names.

@@ -114,6 +114,17 @@ const handlers = {
   },
   left() {},
   error(message) { showError(`${message.code}: ${message.detail}`); },
+  degraded() {
+    // Messages still go to the server and are stored; some live ones may not
+    // reach this page until Redis is back.
+    setStatus("degraded", "online, delayed");
+  },
+  restored() {
+    setStatus("online", "online");
+    for (const room of rooms.values()) {
+      if (room.joined) send({ type: "history", room: room.name, after: room.lastId });
+    }
+  },
 };
 const knownRooms = new Set();
 
