@@ -63,3 +63,23 @@ def test_rounds_are_merged_into_medians_per_server_and_size():
         {"target": "ours", "connections": 32, "round_trips_per_s": 20.0},
         {"target": "ours", "connections": 256, "round_trips_per_s": 5.0},
     ]
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("QUICK_BENCHMARK_LATER")),
+    reason="scripts/test runs it in the PostgreSQL pass that follows",
+)
+def test_a_short_soak_loses_nothing_through_a_flood_churn_and_a_killed_worker():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--seconds", "10"],
+        cwd=servers.REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["lost"] == report["unconfirmed"] == report["stored twice"] == 0
+    assert report["stored"] >= report["sent by senders"] > 0
+    assert report["flood closed with"] == 1008 and report["flood refused"] > 0
+    assert report["reconnects"] > 0 and report["churned"] > 0

@@ -127,7 +127,8 @@ async def test_no_membership_is_left_in_redis_after_everyone_disconnects(
 
 
 @pytest.mark.parametrize(
-    "group", ["has space", "a" * 81, "semi;colon", "ünïcode", "slash/in", "star*"]
+    "group",
+    ["has space", "a" * 81, "semi;colon", "ünïcode", "slash/in", "star*", "lobby\n"],
 )
 async def test_invalid_group_name_is_refused_at_the_handshake(redis_workers, group):
     with pytest.raises(websockets.InvalidStatus) as refused:

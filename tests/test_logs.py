@@ -35,3 +35,11 @@ async def test_a_message_with_a_newline_cannot_forge_a_log_record(echo_server):
 )
 def test_control_characters_are_escaped_and_nothing_else(text, written):
     assert printable(text) == written
+
+
+async def test_a_close_is_logged_in_one_line_with_its_code(echo_server):
+    async with connect(echo_server) as websocket:
+        port = websocket.local_address[1]
+        await websocket.close(code=4321)
+    line = f"127.0.0.1:{port} closed /ws/echo/ with 4321"
+    await wait_until(lambda: line in echo_server.log)

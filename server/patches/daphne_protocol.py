@@ -77,7 +77,7 @@ RELIES_ON = [
         ["CONFIG_ATTRS", "handle_reply", "sendData", "sendCloseFrame", "STATE_OPEN"],
     ),
     (ws_protocol.WebSocketProtocol, ["_connectionMade", "sendPreparedMessage"]),
-    (ws_protocol.WebSocketProtocol, ["onConnect", "onClose", "onMessage"]),
+    (ws_protocol.WebSocketProtocol, ["onConnect", "onOpen", "onClose", "onMessage"]),
     (ws_protocol, ["parse_x_forwarded_for"]),
     (AutobahnProtocol._connectionMade, ["send_queue", "_perMessageCompress"]),
     (PerMessageDeflate.__init__, ["_compressor", "_decompressor"]),
@@ -113,6 +113,7 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
     # Open connections of this process against their limits (install()).
     connections = ConnectionCounter()
     counted_address = None
+    opened = False
 
     def _connectionMade(self):
         # Autobahn copies some 70 options from the factory into every
@@ -171,7 +172,16 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         self.connections.release(self.counted_address)
         self.counted_address = None
         metrics.OPEN_CONNECTIONS.dec()
+        if self.opened:
+            # daphne's access log says when; this line says how.
+            peer = ":".join(map(str, self.client_addr or ["unknown peer"]))
+            clean = "" if wasClean else " (not clean)"
+            logger.info("%s closed %s with %s%s", peer, self.request.path, code, clean)
         super().onClose(wasClean, code, reason)
+
+    def onOpen(self):
+        self.opened = True
+        super().onOpen()
 
     def onMessage(self, payload, isBinary):
         metrics.MESSAGES_RECEIVED.inc()
