@@ -121,6 +121,7 @@ class Room:
 class ChatClient:
     def __init__(self, options, out=sys.stdout, stream=None):
         self.url = endpoint(options)
+        self.me = options.name  # None for a logged-in user: the server knows
         self.headers = (
             [("Cookie", f"sessionid={options.session}")] if options.session else []
         )
@@ -252,9 +253,11 @@ class ChatClient:
                 room.history(message)
             elif kind == "presence":
                 for user in message["joined"]:
-                    room.show(f"* {user} joined")
+                    if user != self.me:
+                        room.show(f"* {user} joined")
                 for user in message["left"]:
-                    room.show(f"* {user} left")
+                    if user != self.me:
+                        room.show(f"* {user} left")
             elif kind == "typing":
                 room.show(f"* {message['user']} is typing")
             elif kind == "degraded":
