@@ -28,30 +28,25 @@ def flag(name, default=False):
 
 
 def number(name, default, minimum=0.0):
-    """A decimal number of seconds, say."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        result = float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
-    if not result >= minimum:
-        raise ImproperlyConfigured(f"{name}={result} is below its minimum {minimum}")
-    return result
+    """A decimal number (of seconds, say)."""
+    return measured(name, default, minimum, float, "a number")
 
 
 def integer(name, default, minimum=0):
+    return measured(name, default, minimum, int, "an integer")
+
+
+def measured(name, default, minimum, convert, kind):
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
     try:
-        number = int(value)
+        result = convert(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
-    if number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} is below its minimum {minimum}")
-    return number
+        raise ImproperlyConfigured(f"{name}={value!r} is not {kind}") from None
+    if not result >= minimum:
+        raise ImproperlyConfigured(f"{name}={result} is below its minimum {minimum}")
+    return result
 
 
 def words(name, default):

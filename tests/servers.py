@@ -53,3 +53,10 @@ def start_daphne(
     args = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), *extra_args]
     args.append(application)
     return start(args, port, Path(log_dir) / f"daphne-{port}.log", env=env)
+
+
+def start_launcher(log_path, env, workers=2):
+    """``manage.py serve`` with several workers on a free port."""
+    port = free_port()
+    command = [sys.executable, "manage.py", "serve", "--port", str(port)]
+    return start([*command, "--workers", str(workers)], port, log_path, env=env)

@@ -3,7 +3,6 @@
 import asyncio
 import shutil
 import signal
-import sys
 import time
 
 import psutil
@@ -36,20 +35,10 @@ def test_launcher_runs_the_asked_number_of_workers_on_one_port(
     logs_dir, server_database_url, redis_url
 ):
     redis.Redis.from_url(redis_url).flushdb()
-    port = servers.free_port()
     env = servers.service_environment(
         DATABASE_URL=server_database_url, REDIS_URL=redis_url
     )
-    command = [
-        sys.executable,
-        "manage.py",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    launcher = servers.start(command, port, logs_dir / "launcher.log", env=env)
+    launcher = servers.start_launcher(logs_dir / "launcher.log", env)
     try:
         # The port listens as soon as the launcher binds it, before it has
         # started every worker.
