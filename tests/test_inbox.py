@@ -3,10 +3,8 @@
 import asyncio
 
 import pytest
-from daphne import cli
 
 from server.inbox import Inbox
-from server.patches.daphne_server import Server
 
 
 async def test_messages_come_out_in_the_order_they_went_in():
@@ -43,9 +41,3 @@ async def test_a_second_reader_at_once_is_an_error_not_a_hang():
     with pytest.raises(RuntimeError, match="one reader"):
         await inbox.get()
     first.cancel()
-
-
-def test_importing_the_application_makes_daphnes_command_line_use_it():
-    import project.asgi  # noqa: F401
-
-    assert cli.CommandLineInterface.server_class is Server
