@@ -130,6 +130,7 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         await send(
             {"type": "websocket.close", "code": close.code, "reason": close.reason}
         )
+        self.stop_watching_idleness()
         await self.leave_groups()
         await self.disconnect(close.code)
 
@@ -201,10 +202,14 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         rate = self.rate
         return TokenBucket(rate) if rate is not None and rate.enabled else None
 
-    async def websocket_disconnect(self, message):
+    def stop_watching_idleness(self):
         timer = getattr(self, "idle_timer", None)
         if timer is not None:
             timer.cancel()
+            self.idle_timer = None
+
+    async def websocket_disconnect(self, message):
+        self.stop_watching_idleness()
         await self.leave_groups()
         await self.disconnect(message["code"])
         raise StopConsumer()

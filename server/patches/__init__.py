@@ -9,9 +9,21 @@ at start-up with one line instead of misbehaving.
 import inspect
 import re
 
-from . import daphne_protocol, daphne_server, twisted_http, twisted_transport
+from . import (
+    autobahn_deflate,
+    daphne_protocol,
+    daphne_server,
+    twisted_http,
+    twisted_transport,
+)
 
-PATCHES = (daphne_protocol, daphne_server, twisted_http, twisted_transport)
+PATCHES = (
+    autobahn_deflate,
+    daphne_protocol,
+    daphne_server,
+    twisted_http,
+    twisted_transport,
+)
 
 
 class UnsupportedUpstream(SystemExit):

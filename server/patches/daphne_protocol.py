@@ -36,11 +36,6 @@ the plain ``daphne project.asgi:application`` command gets it too.
 import logging
 
 from autobahn.util import encode_truncate
-from autobahn.websocket.compress_deflate import (
-    PerMessageDeflate,
-    PerMessageDeflateOffer,
-    PerMessageDeflateOfferAccept,
-)
 from autobahn.websocket.protocol import PreparedMessage
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from autobahn.websocket.types import ConnectionDeny
@@ -50,6 +45,8 @@ from daphne.utils import parse_x_forwarded_for
 from server import metrics
 from server.close_codes import TOO_SLOW
 from server.limits import ConnectionCounter
+
+from .autobahn_deflate import accept_deflate, forget_compression_context, refuse_offers
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +59,6 @@ SENDABLE_CLOSE_CODES = (range(1000, 1004), range(1007, 1015), range(3000, 5000))
 # What goes out instead of a code an application may not send.
 INVALID_CLOSE_CODE_REPLACEMENT = 1011
 
-# permessage-deflate, when WEBSOCKET_PERMESSAGE_DEFLATE is on. zlib's deflate
-# takes 2**(window + 2) + 2**(memory level + 9) bytes and inflate 2**window:
-# 256 KB and 32 KB at zlib's defaults (15, 8). No context takeover in either
-# direction, so each message is compressed alone and nothing is kept between
-# messages; with it, a browser's idle connection would hold both for good.
-DEFLATE_WINDOW_BITS = 12
-DEFLATE_MEMORY_LEVEL = 5
-
 RELIES_ON = [
     (ws_protocol.WebSocketFactory, ["protocol"]),
     (
@@ -80,12 +69,6 @@ RELIES_ON = [
     (ws_protocol.WebSocketProtocol, ["onConnect", "onOpen", "onClose", "onMessage"]),
     (ws_protocol, ["parse_x_forwarded_for"]),
     (AutobahnProtocol._connectionMade, ["send_queue", "_perMessageCompress"]),
-    (PerMessageDeflate.__init__, ["_compressor", "_decompressor"]),
-    (
-        PerMessageDeflate,
-        ["server_no_context_takeover", "client_no_context_takeover", "_is_server"],
-    ),
-    (PerMessageDeflateOffer, ["accept_no_context_takeover", "accept_max_window_bits"]),
     (PreparedMessage, ["payloadHybi"]),
     # Options autobahn copies from the factory unless the class has its own.
     (
@@ -277,46 +260,6 @@ def sendable(code):
     return isinstance(code, int) and any(code in span for span in SENDABLE_CLOSE_CODES)
 
 
-def accept_deflate(offers):
-    """The answer to a client's permessage-deflate offers: the first plain
-    deflate offer, with both directions compressing each message alone."""
-    for offer in offers:
-        if isinstance(offer, PerMessageDeflateOffer):
-            window = DEFLATE_WINDOW_BITS
-            if offer.request_max_window_bits:
-                window = min(window, offer.request_max_window_bits)
-            return PerMessageDeflateOfferAccept(
-                offer,
-                request_no_context_takeover=offer.accept_no_context_takeover,
-                request_max_window_bits=(
-                    DEFLATE_WINDOW_BITS if offer.accept_max_window_bits else 0
-                ),
-                no_context_takeover=True,
-                window_bits=window,
-                mem_level=DEFLATE_MEMORY_LEVEL,
-            )
-    return None
-
-
-def forget_compression_context(compression, sending):
-    """autobahn keeps the zlib object of a message without context takeover
-    until the next message replaces it; drop it, so that an idle connection
-    holds none (300 KB each at zlib's defaults)."""
-    if compression is None:
-        return
-    ours = compression._is_server == sending
-    peers = (
-        compression.server_no_context_takeover
-        if ours
-        else (compression.client_no_context_takeover)
-    )
-    if peers:
-        if sending:
-            compression._compressor = None
-        else:
-            compression._decompressor = None
-
-
 def unsent_bytes(transport):
     try:
         return transport.unsent_bytes()
@@ -343,10 +286,6 @@ def install(
     WebSocketProtocol.sendBufferBytes = send_buffer_bytes
     WebSocketProtocol.closeHandshakeTimeout = close_timeout
     WebSocketProtocol.perMessageCompressionAccept = staticmethod(
-        accept_deflate if permessage_deflate else refuse_compression
+        accept_deflate if permessage_deflate else refuse_offers
     )
     ws_protocol.WebSocketFactory.protocol = WebSocketProtocol
-
-
-def refuse_compression(offers):
-    return None
