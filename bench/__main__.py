@@ -18,9 +18,7 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -221,14 +219,7 @@ async def measure_layers(plan):
 async def measure_chat(plan):
     """One room over two workers, on DATABASE_URL (PostgreSQL for the
     figures README gives) or a fresh SQLite file, and a Redis of its own."""
-    database = os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{tempfile.mkdtemp(prefix='bench-chat-')}/chat.sqlite3"
-    )
-    migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
-    environment = targets.environment(DATABASE_URL=database)
-    await asyncio.to_thread(
-        subprocess.run, migrate, cwd=targets.REPOSITORY, env=environment, check=True
-    )
+    database = await asyncio.to_thread(targets.migrated_database, "chat")
     redis = targets.redis_server().start()
     url = f"redis://127.0.0.1:{redis.port}/0"
     workers = [

@@ -17,12 +17,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import signal
-import subprocess
 import sys
-import tempfile
 
 import websockets
 
@@ -189,18 +186,8 @@ async def flood(url, counts):
         counts["flood closed with"] = websocket.close_code
 
 
-def database_url():
-    database = os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{tempfile.mkdtemp(prefix='bench-soak-')}/soak.sqlite3"
-    )
-    migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
-    environment = targets.environment(DATABASE_URL=database)
-    subprocess.run(migrate, cwd=targets.REPOSITORY, env=environment, check=True)
-    return database
-
-
 async def soak(seconds):
-    database = database_url()
+    database = targets.migrated_database("soak")
     redis = targets.redis_server().start()
     settings = {
         "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",

@@ -1,7 +1,9 @@
 """The servers under test, each started as a subprocess on loopback."""
 
 import os
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,18 @@ def environment(**overrides):
     env.pop("REDIS_URL", None)
     env.update(overrides)
     return env
+
+
+def migrated_database(name):
+    """DATABASE_URL (PostgreSQL for README's figures) or a fresh SQLite file
+    named after ``name``, migrated."""
+    database = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tempfile.mkdtemp(prefix=f'bench-{name}-')}/{name}.sqlite3"
+    )
+    migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
+    env = environment(DATABASE_URL=database)
+    subprocess.run(migrate, cwd=REPOSITORY, env=env, check=True)
+    return database
 
 
 @dataclass

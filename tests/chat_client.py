@@ -6,12 +6,18 @@ import contextlib
 import json
 import subprocess
 import sys
+import uuid
 
 import websockets
 
 from tests import servers
 
 RECEIVE_SECONDS = 10
+
+
+def unique(name):
+    """``name`` made unique for one test: rooms and users outlive tests."""
+    return f"{name}{uuid.uuid4().hex[:6]}"
 
 
 class ChatClient:

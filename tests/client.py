@@ -1,6 +1,7 @@
 """Helpers for talking to a real server with the websockets client."""
 
 import asyncio
+import contextlib
 import urllib.request
 
 import websockets
@@ -23,6 +24,14 @@ def connect(server, path="/ws/echo/", **options):
 
 async def receive(websocket, seconds=RECEIVE_SECONDS):
     return await asyncio.wait_for(websocket.recv(), seconds)
+
+
+async def close_of(websocket):
+    """(code, reason) of the server's close, read past whatever came first."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            await receive(websocket)
+    return websocket.close_code, websocket.close_reason
 
 
 async def expect_nothing(websocket, seconds=0.5):

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import websockets
 
-from tests.chat_client import chat, registered_user
+from tests.chat_client import chat, registered_user, unique
 from tests.client import wait_until
 
 pytestmark = pytest.mark.server
@@ -48,10 +48,6 @@ def start_workers(start, redis_url):
 @pytest.fixture
 def room():
     return f"room-{uuid.uuid4().hex[:10]}"
-
-
-def unique(name):
-    return f"{name}{uuid.uuid4().hex[:6]}"
 
 
 async def say_many(client, room, count, prefix="m"):

@@ -13,13 +13,9 @@ import redis
 import websockets
 
 from tests import servers
-from tests.chat_client import chat
+from tests.chat_client import chat, unique
 
 pytestmark = pytest.mark.server
-
-
-def unique(name):
-    return f"{name}{uuid.uuid4().hex[:6]}"
 
 
 class CuttableProxy:

@@ -36,8 +36,8 @@ async def test_a_third_connection_from_one_address_is_refused_with_503(small):
     async with contextlib.AsyncExitStack() as stack:
         for _ in range(2):
             await stack.enter_async_context(connect(small, **from_address("10.0.0.1")))
-        status, body = await refusal(small, **from_address("10.0.0.1"))
-        assert status == 503 and "from this address" in body
+        status, reason = await refusal(small, **from_address("10.0.0.1"))
+        assert status == 503 and "from this address" in reason
         async with connect(small, **from_address("10.0.0.2")) as other:
             await other.send("another address still gets in")
             assert await receive(other) == "another address still gets in"
@@ -49,8 +49,8 @@ async def test_past_the_workers_limit_every_address_is_refused_with_503(small):
             await stack.enter_async_context(
                 connect(small, **from_address(f"10.0.1.{number}"))
             )
-        status, body = await refusal(small, **from_address("10.0.1.99"))
-        assert status == 503 and "to this worker" in body
+        status, reason = await refusal(small, **from_address("10.0.1.99"))
+        assert status == 503 and "to this worker" in reason
 
 
 async def test_a_closed_connection_frees_its_place(small):

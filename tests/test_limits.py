@@ -9,8 +9,8 @@ import pytest
 import websockets
 
 from server.limits import Rate, TokenBucket, exceeds
-from tests.chat_client import chat
-from tests.client import connect, receive
+from tests.chat_client import chat, unique
+from tests.client import close_of, connect, receive
 
 pytestmark = pytest.mark.server
 
@@ -28,23 +28,12 @@ def room():
     return f"limits-{uuid.uuid4().hex[:8]}"
 
 
-def unique(name):
-    return f"{name}{uuid.uuid4().hex[:6]}"
-
-
-async def closed_with(websocket):
-    with pytest.raises(websockets.ConnectionClosed):
-        while True:
-            await receive(websocket)
-    return websocket.close_code, websocket.close_reason
-
-
 async def test_a_chat_message_over_its_endpoints_size_closes_with_1009(limited, room):
     async with chat(limited, unique("big")) as client:
         await client.join(room)
         text = "x" * CHAT_MAX_MESSAGE_SIZE
         await client.websocket.send(json.dumps({"type": "message", "text": text}))
-        code, reason = await closed_with(client.websocket)
+        code, reason = await close_of(client.websocket)
     assert (code, reason) == (1009, f"message exceeds {CHAT_MAX_MESSAGE_SIZE} bytes")
 
 
@@ -54,7 +43,7 @@ async def test_a_chat_message_counts_bytes_not_characters(limited, room):
         # 5,000 characters, 20,000 bytes: within the text limit in characters
         # (4,000 is checked after), over the endpoint's 16 KiB in bytes.
         await client.websocket.send(json.dumps({"text": "😀" * 5000}))
-        code, _ = await closed_with(client.websocket)
+        code, _ = await close_of(client.websocket)
     assert code == 1009
 
 
@@ -99,7 +88,7 @@ async def test_a_chat_client_that_keeps_flooding_is_closed_with_1008(limited, ro
         with contextlib.suppress(websockets.ConnectionClosed):
             for number in range(200):
                 await client.say(room, f"m{number}")
-        code, reason = await closed_with(client.websocket)
+        code, reason = await close_of(client.websocket)
     assert (code, reason) == (1008, "rate limit exceeded")
 
 
@@ -121,7 +110,7 @@ async def test_an_echo_client_over_its_rate_is_closed_with_1008(limited):
         for number in range(11):
             await websocket.send(f"e{number}")
         echoed = [await receive(websocket) for _ in range(10)]
-        code, reason = await closed_with(websocket)
+        code, reason = await close_of(websocket)
     assert echoed == [f"e{number}" for number in range(10)]
     assert (code, reason) == (1008, "rate limit exceeded")
 

@@ -8,19 +8,11 @@ import signal
 import time
 
 import pytest
-import websockets
 
 from tests.chat_client import chat
-from tests.client import connect, receive
+from tests.client import close_of, connect, receive
 
 pytestmark = pytest.mark.server
-
-
-async def close_of(websocket):
-    with pytest.raises(websockets.ConnectionClosed):
-        while True:
-            await receive(websocket)
-    return websocket.close_code, websocket.close_reason
 
 
 async def test_sigterm_closes_every_socket_with_1001_and_exits(start_daphne):
