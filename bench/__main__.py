@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from pathlib import Path
 import uvloop
 
 from bench import load, targets
+from harness.rounds import medians
 
 MODES = ("echo", "handshakes", "memory", "fanout", "scaling", "layers", "chat")
 
@@ -282,25 +282,6 @@ MEASURES = {
 
 
 # What tells one row of a mode's results from another; the rest are figures.
-ROW_IDENTITY = ("target", "connections", "concurrency", "members", "workers")
-
-
-def medians(rows):
-    """One row per identity, each figure the median of that identity's rows."""
-    groups = {}
-    for row in rows:
-        identity = tuple(row.get(key) for key in ROW_IDENTITY)
-        groups.setdefault(identity, []).append(row)
-    merged = []
-    for group in groups.values():
-        row = dict(group[0])
-        for key, value in row.items():
-            if key not in ROW_IDENTITY and isinstance(value, (int, float)):
-                row[key] = statistics.median(member[key] for member in group)
-        merged.append(row)
-    return merged
-
-
 async def run(modes, plan):
     results, rounds = {}, {}
     for mode in modes:

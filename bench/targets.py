@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.processes import REPOSITORY, ServerProcess, free_port
+from harness.processes import REPOSITORY, ServerProcess, free_port
 
 __all__ = ["REPOSITORY", "Running", "Target"]
 

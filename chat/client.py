@@ -24,7 +24,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from chat import protocol
-from echo.client import read_lines
+from server.operations.terminal import read_lines
 
 # Reconnection back-off: doubles from the first delay up to the last, with
 # jitter so that the clients of a worker that died do not return in step.
@@ -130,6 +130,7 @@ class ChatClient:
         self.stream = stream or sys.stdin.buffer
         self.input_ended = False
         self.resending = set()  # tasks that send a refused line again
+        self.unconfirmed = []  # lines to send again once joined
 
     async def run(self):
         """Chat until the input ends or the server refuses us for good; the exit
@@ -237,55 +238,76 @@ class ChatClient:
     async def receive(self, websocket, unconfirmed):
         """Show what arrives; once joined, send ``unconfirmed`` lines again."""
         room = self.room
+        self.unconfirmed = unconfirmed
         async for text in websocket:
             message = json.loads(text)
-            kind = message.get("type")
             if message.get("room", room.name) != room.name:
                 continue
-            if kind == "joined":
-                room.joined(message)
-                for client_id, line in unconfirmed:
-                    if client_id in room.pending:
-                        await self.say(websocket, client_id, line)
-            elif kind == "message":
-                room.receive(message)
-            elif kind == "history":
-                room.history(message)
-            elif kind == "presence":
-                for user in message["joined"]:
-                    if user != self.me:
-                        room.show(f"* {user} joined")
-                for user in message["left"]:
-                    if user != self.me:
-                        room.show(f"* {user} left")
-            elif kind == "typing":
-                room.show(f"* {message['user']} is typing")
-            elif kind == "degraded":
-                room.show("* live delivery interrupted; messages are still stored")
-            elif kind == "restored":
-                room.show("* live delivery restored")
-                if room.last_id is not None:
-                    await websocket.send(
-                        json.dumps(
-                            {
-                                "type": "history",
-                                "room": room.name,
-                                "after": room.last_id,
-                            }
-                        )
-                    )
-            elif kind == "error":
-                room.show(f"! {message['code']}: {message['detail']}")
-                if (
-                    message["code"] in RESEND_ERRORS
-                    and message.get("ref") in room.pending
-                ):
-                    self.resend_later(websocket, message["ref"])
+            handler = self.HANDLERS.get(message.get("type"))
+            if handler is not None:
+                await handler(self, websocket, message)
             after = room.gap()
             if after is not None:
-                await websocket.send(
-                    json.dumps({"type": "history", "room": room.name, "after": after})
-                )
+                await self.ask_history(websocket, after)
+
+    async def ask_history(self, websocket, after):
+        request = {"type": "history", "room": self.room.name, "after": after}
+        await websocket.send(json.dumps(request))
+
+    # One handler per server message type (chat/protocol.py's SERVER_TYPES);
+    # tests/test_chat_protocol_doc.py checks that the table covers them.
+
+    async def on_joined(self, websocket, message):
+        self.room.joined(message)
+        for client_id, line in self.unconfirmed:
+            if client_id in self.room.pending:
+                await self.say(websocket, client_id, line)
+
+    async def on_message(self, websocket, message):
+        self.room.receive(message)
+
+    async def on_history(self, websocket, message):
+        self.room.history(message)
+
+    async def on_presence(self, websocket, message):
+        for user in message["joined"]:
+            if user != self.me:
+                self.room.show(f"* {user} joined")
+        for user in message["left"]:
+            if user != self.me:
+                self.room.show(f"* {user} left")
+
+    async def on_typing(self, websocket, message):
+        self.room.show(f"* {message['user']} is typing")
+
+    async def on_degraded(self, websocket, message):
+        self.room.show("* live delivery interrupted; messages are still stored")
+
+    async def on_restored(self, websocket, message):
+        self.room.show("* live delivery restored")
+        if self.room.last_id is not None:
+            await self.ask_history(websocket, self.room.last_id)
+
+    async def on_error(self, websocket, message):
+        self.room.show(f"! {message['code']}: {message['detail']}")
+        if message["code"] in RESEND_ERRORS and message.get("ref") in self.room.pending:
+            self.resend_later(websocket, message["ref"])
+
+    async def ignore(self, websocket, message):
+        """Nothing to show: the answer to a request this client does not make."""
+
+    HANDLERS = {
+        "joined": on_joined,
+        "message": on_message,
+        "history": on_history,
+        "presence": on_presence,
+        "typing": on_typing,
+        "degraded": on_degraded,
+        "restored": on_restored,
+        "error": on_error,
+        "left": ignore,
+        "rooms": ignore,
+    }
 
 
 def main(argv=None):

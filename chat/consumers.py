@@ -1,14 +1,14 @@
 """The chat consumer: rooms, history, presence, typing and direct messages.
 
-Read it top to bottom: connect, receive (which hands each message type to its
-``on_<type>`` method), disconnect, then the group events. Every message is
+Read it top to bottom: connect, receive (which hands each message type to the
+method marked ``@handles`` for it), disconnect, then the group events. Every message is
 stored before it is broadcast and carries its room's next id, so a client that
 sees a gap, or reconnects, asks for what it missed (``since``, ``history``).
 Database work goes through ``db`` (database_sync_to_async, which replaces
 broken connections); per-connection state is set in ``connect``.
 
-A Redis outage does not close a chat connection (the layer's
-``survive_outages``): the client is told ``degraded``, messages are still
+A Redis outage does not close a chat connection where the layer declares
+``"outages"`` (``survive_outages``): the client is told ``degraded``, messages are still
 stored and reach the members on this worker, and others find them through
 their ids; ``restored`` says live delivery across workers is back.
 """
@@ -21,17 +21,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
-from server import metrics
-from server.consumers import LAYER_ERRORS, LeanWebsocketConsumer, fastlane
-from server.limits import Rate
+from server.extensions import counters
+from server.extensions.consumers import LAYER_ERRORS, LeanWebsocketConsumer, fastlane
+from server.extensions.handlers import DeclaredHandlers, handles
+from server.extensions.layers import OUTAGES
+from server.extensions.limits import Rate
 
 from . import protocol, storage
 from .presence import presence_for
 from .protocol import ProtocolError
 
 
-class ChatConsumer(LeanWebsocketConsumer):
+class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
     channel_layer_alias = DEFAULT_CHANNEL_LAYER
+    message_types = protocol.CLIENT_MESSAGES
     max_message_bytes = settings.CHAT_MAX_MESSAGE_SIZE
     rate = Rate(settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST)
 
@@ -41,9 +44,8 @@ class ChatConsumer(LeanWebsocketConsumer):
         self.rooms = {}  # joined: room name -> Room
         self.typed_at = {}  # room name -> when this connection last said so
         self.presence = presence_for(self.channel_layer)
-        survive = getattr(self.channel_layer, "survive_outages", None)
-        if survive is not None:
-            survive(self.channel_name)
+        if OUTAGES in self.channel_layer.extensions:
+            self.channel_layer.survive_outages(self.channel_name)
         await self.accept()
         if self.name is None:
             await self.reply(protocol.error(ProtocolError(protocol.INVALID_NAME)))
@@ -55,9 +57,9 @@ class ChatConsumer(LeanWebsocketConsumer):
         try:
             if text_data is None:
                 raise ProtocolError(protocol.BINARY_FRAME)
-            message = protocol.parse(text_data)
+            message = protocol.parse(text_data, self.handlers)
             ref = message.get("client_id")
-            await getattr(self, f"on_{message['type']}")(message)
+            await self.handler_for(message["type"])(message)
         except ProtocolError as problem:
             if ref is None:
                 ref = protocol.client_id_of(text_data)
@@ -74,23 +76,27 @@ class ChatConsumer(LeanWebsocketConsumer):
 
     # What a client may send.
 
+    @handles("join")
     async def on_join(self, message):
         name = protocol.room_name(message)
         since = protocol.field(message, "since", int, required=False)
         room = await db(storage.open_room)(name, self.user)
         await self.enter(room, since)
 
+    @handles("direct")
     async def on_direct(self, message):
         other = protocol.field(message, "user", str)
         since = protocol.field(message, "since", int, required=False)
         room = await db(storage.open_direct_room)(self.user, other)
         await self.enter(room, since)
 
+    @handles("leave")
     async def on_leave(self, message):
         room = self.joined(message)
         await self.leave(room)
         await self.reply({"type": "left", "room": room.name})
 
+    @handles("message")
     async def on_message(self, message):
         room = self.joined(message)
         text = protocol.field(message, "text", str)
@@ -109,7 +115,7 @@ class ChatConsumer(LeanWebsocketConsumer):
                 room, self.name, self.user, text, client_id
             )
         except DatabaseError:
-            metrics.DATABASE_ERRORS.inc()
+            counters.DATABASE_ERRORS.inc()
             raise ProtocolError(protocol.UNAVAILABLE) from None
         if new:
             await self.broadcast(
@@ -118,6 +124,7 @@ class ChatConsumer(LeanWebsocketConsumer):
         else:
             await self.reply(stored.wire(room.name))
 
+    @handles("history")
     async def on_history(self, message):
         room = self.joined(message)
         before = protocol.field(message, "before", int, required=False)
@@ -140,6 +147,7 @@ class ChatConsumer(LeanWebsocketConsumer):
             }
         )
 
+    @handles("typing")
     async def on_typing(self, message):
         room = self.joined(message)
         now = time.monotonic()
@@ -150,6 +158,7 @@ class ChatConsumer(LeanWebsocketConsumer):
             room.group, {"type": "chat.typing", "room": room.name, "user": self.name}
         )
 
+    @handles("rooms")
     async def on_rooms(self, message):
         public = await db(storage.public_rooms)()
         direct = await db(storage.direct_rooms)(self.user)
@@ -211,10 +220,9 @@ class ChatConsumer(LeanWebsocketConsumer):
         try:
             await self.channel_layer.group_send(group, event)
         except LAYER_ERRORS:
-            send_local = getattr(self.channel_layer, "group_send_local", None)
-            if send_local is None:
+            if OUTAGES not in self.channel_layer.extensions:
                 raise
-            send_local(group, event)
+            self.channel_layer.group_send_local(group, event)
 
     async def announce(self, room, joined=(), left=()):
         await self.broadcast(

@@ -12,21 +12,21 @@ import asyncio
 import logging
 from collections import defaultdict
 
-from channels_redis.utils import create_pool
 from django.conf import settings
-from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from server.layers import ChannelLayerUnavailable
+from server.extensions import redis_connections
+from server.extensions.layers import ChannelLayerUnavailable
+from server.extensions.redis_connections import CLOCK
 
 logger = logging.getLogger(__name__)
 
 # KEYS[1]: the room's users (zset, scored by expiry); KEYS[2]: this user's
 # connections (zset, scored by expiry). ARGV: connection, user, TTL seconds.
 # Returns 1 if the user was not present before.
-JOIN = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+JOIN = (
+    CLOCK
+    + """
 local expiry = now + tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local was_present = redis.call('ZCARD', KEYS[2]) > 0
@@ -37,23 +37,25 @@ redis.call('EXPIRE', KEYS[1], math.ceil(ARGV[3]))
 if was_present then return 0 end
 return 1
 """
+)
 
 # Same keys and ARGV. Returns 1 if that was the user's last connection.
-LEAVE = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+LEAVE = (
+    CLOCK
+    + """
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[2])
 return 1
 """
+)
 
 # KEYS[1]: the room's users. ARGV[1]: the prefix of users' connection keys.
 # Removes the users whose every connection lapsed; returns them.
-SWEEP = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+SWEEP = (
+    CLOCK
+    + """
 local gone = {}
 for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   local connections = ARGV[1] .. user
@@ -65,12 +67,14 @@ for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
 end
 return gone
 """
+)
 
-MEMBERS = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+MEMBERS = (
+    CLOCK
+    + """
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 """
+)
 
 
 class LocalPresence:
@@ -155,7 +159,7 @@ class Presence:
         """Add a connection; True if its user was not present before."""
         self.entries.setdefault(group, (room, set()))[1].add((user, connection))
         if self.backend.ttl and self.renewing is None:
-            self.renewing = asyncio.get_running_loop().create_task(self.renew())
+            self.renewing = redis_connections.heartbeat(self.backend.ttl, self.renew)
         return await self.backend.join(group, user, connection)
 
     async def exit(self, group, user, connection):
@@ -170,21 +174,19 @@ class Presence:
         return await self.backend.members(group)
 
     async def renew(self):
-        """Every third of the TTL, renew this process's entries and sweep their
-        rooms for users whose every connection lapsed."""
-        while True:
-            await asyncio.sleep(self.backend.ttl / 3)
-            for group, (room, present) in list(self.entries.items()):
-                try:
-                    for user, connection in list(present):
-                        await self.backend.join(group, user, connection)
-                    gone = await self.backend.sweep(group)
-                    if gone:
-                        await self.announce_left(group, room, gone)
-                except (RedisError, OSError, ChannelLayerUnavailable):
-                    # Redis away: the consumers are told by the channel layer;
-                    # renewing resumes when it answers.
-                    logger.warning("could not renew presence in %s", room)
+        """Renew this process's entries (a heartbeat, every third of the TTL)
+        and sweep their rooms for users whose every connection lapsed."""
+        for group, (room, present) in list(self.entries.items()):
+            try:
+                for user, connection in list(present):
+                    await self.backend.join(group, user, connection)
+                gone = await self.backend.sweep(group)
+                if gone:
+                    await self.announce_left(group, room, gone)
+            except (RedisError, OSError, ChannelLayerUnavailable):
+                # Redis away: the consumers are told by the channel layer;
+                # renewing resumes when it answers.
+                logger.warning("could not renew presence in %s", room)
 
 
 _by_loop = {}
@@ -208,8 +210,9 @@ def presence_for(channel_layer):
 
 
 def backend():
-    if not settings.REDIS_URL:
+    hosts = redis_connections.layer_hosts()
+    if not hosts:
         return LocalPresence()
-    host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
-    client = aioredis.Redis(connection_pool=create_pool(host))
+    # The layer's first host: the same client, and pool, as the layer's.
+    client = redis_connections.client(hosts[0])
     return RedisPresence(client, settings.CHAT_PRESENCE_TTL)

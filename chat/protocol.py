@@ -1,9 +1,12 @@
 """The chat protocol on /ws/chat/: JSON text frames, one object each.
 
-This module owns the wire format: every message type a client may send, every
-type the server sends, every error code and the limits. docs/chat-protocol.md
-documents each of them, and tests/test_chat_protocol_doc.py checks that the
-two name the same types and codes.
+This module owns the wire format: every message type a client may send and its
+fields, every type the server sends and its fields, every error code and the
+close codes. The consumer handles each client type with one ``@handles``
+method, checked against ``CLIENT_MESSAGES`` when its class is created;
+docs/chat-protocol.md documents each of them, and
+tests/test_chat_protocol_doc.py checks that the two name the same types,
+fields and codes.
 """
 
 import json
@@ -11,7 +14,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from server.close_codes import (
+from server.extensions.close_codes import (
     GOING_AWAY,
     INTERNAL_ERROR,
     INVALID_UTF8,
@@ -21,25 +24,35 @@ from server.close_codes import (
     TRY_AGAIN_LATER,
     CloseCode,
 )
-from server.close_codes import (
+from server.extensions.close_codes import (
     RATE_LIMITED as RATE_LIMITED_CLOSE,
 )
 
-# What a client sends.
-CLIENT_TYPES = ("join", "leave", "message", "history", "typing", "direct", "rooms")
-# What the server sends.
-SERVER_TYPES = (
-    "joined",
-    "left",
-    "message",
-    "history",
-    "typing",
-    "presence",
-    "rooms",
-    "error",
-    "degraded",
-    "restored",
-)
+# What a client sends: each type and its fields (besides "type").
+CLIENT_MESSAGES = {
+    "join": ("room", "since"),
+    "direct": ("user", "since"),
+    "leave": ("room",),
+    "message": ("room", "text", "client_id"),
+    "history": ("room", "before", "after", "limit"),
+    "typing": ("room",),
+    "rooms": (),
+}
+CLIENT_TYPES = tuple(CLIENT_MESSAGES)
+# What the server sends, and its fields.
+SERVER_MESSAGES = {
+    "joined": ("room", "members", "messages", "last_id"),
+    "left": ("room",),
+    "message": ("room", "id", "author", "text", "ts", "client_id"),
+    "history": ("room", "messages", "last_id"),
+    "typing": ("room", "user"),
+    "presence": ("room", "joined", "left"),
+    "rooms": ("rooms", "direct"),
+    "error": ("code", "detail", "ref"),
+    "degraded": ("detail",),
+    "restored": ("detail",),
+}
+SERVER_TYPES = tuple(SERVER_MESSAGES)
 
 # Room names: lower-case, as in a URL; "dm." is kept for direct messages.
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -87,7 +100,7 @@ ERRORS = (
 
 
 # Sent when a connection has no name it may chat under; the server's shared
-# codes (1001, 1009, 1013, 3008, ...) are in server/close_codes.py.
+# codes (1001, 1009, 1013, 3008, ...) are in server/extensions/close_codes.py.
 CLOSE_INVALID_NAME = CloseCode(4001, "choose a valid name, or log in", retry=False)
 CLOSE_CODES = (
     NORMAL,
@@ -120,15 +133,15 @@ class ProtocolError(Exception):
         self.detail = detail or error.detail
 
 
-def parse(text):
-    """One client message: a dict with a known ``type``."""
+def parse(text, types=CLIENT_TYPES):
+    """One client message: a dict whose ``type`` is one of ``types``."""
     try:
         message = json.loads(text)
     except ValueError:
         raise ProtocolError(BAD_JSON) from None
     if not isinstance(message, dict):
         raise ProtocolError(BAD_JSON)
-    if message.get("type") not in CLIENT_TYPES:
+    if message.get("type") not in types:
         raise ProtocolError(UNKNOWN_TYPE, f"unknown type {message.get('type')!r}")
     return message
 

@@ -22,11 +22,12 @@ import asyncio
 import os
 import statistics
 import sys
-import threading
 import time
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from server.operations.terminal import read_lines
 
 # Exit statuses.
 EXIT = {
@@ -121,21 +122,6 @@ def exit_status(websocket):
         if websocket.close_code in NORMAL_CLOSE_CODES
         else EXIT["abnormal"]
     )
-
-
-def read_lines(stream):
-    """An asyncio queue of the lines of ``stream``, then None at its end. A daemon
-    thread reads, so a server that closes first does not wait for the next line."""
-    loop = asyncio.get_running_loop()
-    lines = asyncio.Queue()
-
-    def reader():
-        for line in iter(stream.readline, b""):
-            loop.call_soon_threadsafe(lines.put_nowait, line.rstrip(b"\r\n"))
-        loop.call_soon_threadsafe(lines.put_nowait, None)
-
-    threading.Thread(target=reader, daemon=True).start()
-    return lines
 
 
 async def converse(websocket, options, out, stream):

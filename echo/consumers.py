@@ -11,8 +11,8 @@ from functools import cached_property
 from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.conf import settings
 
-from server.consumers import LeanWebsocketConsumer, fastlane
-from server.limits import Rate
+from server.extensions.consumers import LeanWebsocketConsumer, fastlane
+from server.extensions.limits import Rate
 
 from . import protocol
 

@@ -1,7 +1,7 @@
 """The wire protocol of the echo endpoints: subprotocols and group names.
 
-The close codes every endpoint shares are in server/close_codes.py; README.md
-documents both.
+The close codes every endpoint shares are in server/extensions/close_codes.py;
+docs/protocols.md documents both.
 """
 
 import re

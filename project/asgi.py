@@ -1,12 +1,14 @@
 """The ASGI application: ``daphne project.asgi:application``.
 
 HTTP goes to Django. WebSocket handshakes pass the Host check
-(server.middleware.host), the origin check (server.middleware.origin), then
-session and user lookup (server.middleware.auth), then the URL router: the
-``websocket_urlpatterns`` of every installed app that has a ``routing`` module,
-in INSTALLED_APPS order, and last a refusal (403) of any other path.
-Importing this module also installs our patches to daphne, autobahn and
-Twisted (server.patches), with the WEBSOCKET_* settings as their limits.
+(server.operations.middleware.host), the origin check (.origin), then session
+and user lookup (.auth), then the URL router: the ``websocket_urlpatterns`` of
+every installed app that has a ``routing`` module, in INSTALLED_APPS order, and
+last a refusal (403) of any other path.
+
+Importing this module also checks every upstream name we rely on and installs
+our patches to daphne, autobahn and Twisted (server.transport), with the
+WEBSOCKET_* settings as their limits; a missing name stops it with one line.
 """
 
 import gc
@@ -32,12 +34,15 @@ from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 from django.utils.module_loading import module_has_submodule  # noqa: E402
 
-from server import patches  # noqa: E402
-from server.middleware.auth import SessionAuthMiddleware  # noqa: E402
-from server.middleware.host import allowed_hosts_only  # noqa: E402
-from server.middleware.origin import allowed_hosts_or_no_origin  # noqa: E402
+from server import extensions, transport  # noqa: E402
+from server.extensions.close_codes import GOING_AWAY, TOO_SLOW  # noqa: E402
+from server.operations.middleware.auth import SessionAuthMiddleware  # noqa: E402
+from server.operations.middleware.host import allowed_hosts_only  # noqa: E402
+from server.operations.middleware.origin import (  # noqa: E402
+    allowed_hosts_or_no_origin,
+)
 
-patches.install(
+transport.install(
     max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE,
     send_buffer_bytes=settings.WEBSOCKET_SEND_BUFFER_BYTES,
     close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
@@ -48,7 +53,10 @@ patches.install(
     max_connections_per_address=settings.WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS,
     head_seconds=settings.HTTP_HEADERS_TIMEOUT,
     max_head_bytes=settings.HTTP_MAX_HEADER_BYTES,
+    slow_client_close=(TOO_SLOW.code, TOO_SLOW.reason),
+    going_away_close=(GOING_AWAY.code, GOING_AWAY.reason),
 )
+extensions.check_upstream()
 
 
 def websocket_urlpatterns():

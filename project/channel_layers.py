@@ -1,7 +1,7 @@
 """The CHANNEL_LAYERS setting, built from REDIS_URL.
 
 No REDIS_URL: the in-memory layer, which only reaches consumers in the same
-process. With REDIS_URL: our inbox layer (server/layers/redis_inbox.py), or
+process. With REDIS_URL: our inbox layer (server/extensions/layers/redis_inbox.py), or
 one of channels-redis's two for comparison; each reaches every worker process.
 """
 
@@ -25,7 +25,7 @@ UPSTREAM_SOCKET_TIMEOUT = 10
 SENTINEL_SCHEME = "sentinel"
 # README gives the measurements behind the default.
 REDIS_LAYERS = {
-    "inbox": "server.layers.redis_inbox.RedisInboxChannelLayer",
+    "inbox": "server.extensions.layers.redis_inbox.RedisInboxChannelLayer",
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }

@@ -45,7 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "server.middleware.csp.content_security_policy",
+    "server.operations.middleware.csp.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -122,7 +122,7 @@ CHANNEL_LAYERS = channel_layers(
 )
 
 # The largest WebSocket message, in bytes, that the server accepts; a larger
-# one closes the connection with 1009. Applied to daphne by server.patches.
+# one closes the connection with 1009. Applied to daphne by server.transport.
 WEBSOCKET_MAX_MESSAGE_SIZE = env.integer(
     "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024, minimum=1
 )
@@ -235,7 +235,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {
-            "()": "server.logs.EscapingFormatter",
+            "()": "server.operations.logs.EscapingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         },
     },

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from server import health, metrics
+from server.operations import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz),

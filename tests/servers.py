@@ -1,12 +1,12 @@
 """Real servers for the tests: daphne and redis-server as subprocesses on loopback,
-started with the helper the benchmark uses too (bench/processes.py)."""
+started with the helper the benchmark uses too (harness/processes.py)."""
 
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from bench.processes import REPOSITORY, ServerProcess, free_port
+from harness.processes import REPOSITORY, ServerProcess, free_port
 
 __all__ = ["REPOSITORY", "free_port"]
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from harness.rounds import medians
 from tests import servers
 
 pytestmark = pytest.mark.server
@@ -53,8 +54,6 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
 
 
 def test_rounds_are_merged_into_medians_per_server_and_size():
-    from bench.__main__ import medians
-
     rounds = [
         {"target": "ours", "connections": 32, "round_trips_per_s": value}
         for value in (10.0, 30.0, 20.0)

@@ -1,34 +1,51 @@
 """docs/chat-protocol.md and chat/protocol.py name the same message types,
-error codes and close codes."""
+fields, error codes and close codes; the page and the terminal client handle
+every type the server sends."""
 
 import re
 
 from chat import protocol
+from chat.client import ChatClient
 from tests.servers import REPOSITORY
 
 DOC = (REPOSITORY / "docs" / "chat-protocol.md").read_text()
+FIELD = re.compile(r"`([a-z_]+)`")
 
 
-def first_column(heading):
-    """The first cells of the table under ``## heading``, without backticks."""
+def table(heading):
+    """The rows of the table under ``## heading``, as lists of cells."""
     section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
-    return [row.split("|")[1].strip().strip("`") for row in rows[1:]]
+    return [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows[1:]]
 
 
-def test_every_type_a_client_may_send_is_documented_and_no_other():
-    assert sorted(first_column("What a client sends")) == sorted(protocol.CLIENT_TYPES)
+def documented_messages(heading):
+    """type -> the fields its row names, in backticks."""
+    return {
+        row[0].strip("`"): tuple(sorted(FIELD.findall(row[1])))
+        for row in table(heading)
+    }
 
 
-def test_every_type_the_server_sends_is_documented_and_no_other():
-    assert sorted(first_column("What the server sends")) == sorted(
-        protocol.SERVER_TYPES
+def declared(messages):
+    return {name: tuple(sorted(fields)) for name, fields in messages.items()}
+
+
+def test_every_type_a_client_may_send_is_documented_with_its_fields():
+    assert documented_messages("What a client sends") == declared(
+        protocol.CLIENT_MESSAGES
+    )
+
+
+def test_every_type_the_server_sends_is_documented_with_its_fields():
+    assert documented_messages("What the server sends") == declared(
+        protocol.SERVER_MESSAGES
     )
 
 
 def test_every_error_code_is_documented_and_no_other():
     codes = [error.code for error in protocol.ERRORS]
-    assert sorted(first_column("Error codes")) == sorted(codes)
+    assert sorted(row[0].strip("`") for row in table("Error codes")) == sorted(codes)
 
 
 def test_every_close_code_is_documented_with_whether_to_reconnect():
@@ -37,3 +54,14 @@ def test_every_close_code_is_documented_with_whether_to_reconnect():
     for row in re.findall(r"^\| (\d{4}) \| [^|]+ \| (yes|no)", section, re.M):
         documented[int(row[0])] = row[1] == "yes"
     assert documented == {close.code: close.retry for close in protocol.CLOSE_CODES}
+
+
+def test_the_terminal_client_has_a_handler_for_every_server_type():
+    assert set(ChatClient.HANDLERS) == set(protocol.SERVER_TYPES)
+
+
+def test_the_page_has_a_handler_for_every_server_type():
+    script = (REPOSITORY / "chat" / "static" / "chat" / "chat.js").read_text()
+    block = script.split("const handlers = {", 1)[1].split("\n};", 1)[0]
+    handled = set(re.findall(r"^  (\w+)\(", block, re.M))
+    assert handled == set(protocol.SERVER_TYPES)

@@ -26,7 +26,10 @@ def test_no_redis_url_means_the_in_memory_layer():
 )
 def test_redis_urls_go_to_the_inbox_layer_as_addresses(url):
     layer = channel_layers(url, **LAYER_LIMITS)["default"]
-    assert layer["BACKEND"] == "server.layers.redis_inbox.RedisInboxChannelLayer"
+    assert (
+        layer["BACKEND"]
+        == "server.extensions.layers.redis_inbox.RedisInboxChannelLayer"
+    )
     assert layer["CONFIG"]["hosts"] == [{"address": url, **POOL}]
     assert layer["CONFIG"]["membership_ttl"] == 30
 

@@ -4,9 +4,9 @@ idle member's connection; everyone else gets it through their handler."""
 import asyncio
 
 from echo.consumers import GroupEchoConsumer
-from server.consumers import fastlane_handlers
-from server.layers.local import LocalChannels
-from server.patches.daphne_protocol import WebSocketProtocol
+from server.extensions.consumers import fastlane_handlers
+from server.extensions.layers.local import Lane, LocalChannels
+from server.transport.daphne_protocol import WebSocketProtocol
 
 
 class Connection:
@@ -43,9 +43,8 @@ async def members(local, count, connection_of, consumer=GroupEchoConsumer):
     for number in range(count):
         channel = f"specific.w!{number}"
         local.join("g", channel)
-        local.fastlanes[channel] = (
-            fastlane_handlers(consumer),
-            connection_of(number),
+        local.fastlanes[channel] = Lane(
+            fastlane_handlers(consumer), connection_of(number)
         )
         readers.append(asyncio.ensure_future(local.queues[channel].get()))
     await asyncio.sleep(0)

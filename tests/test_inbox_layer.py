@@ -10,8 +10,8 @@ import pytest
 import redis
 from channels.exceptions import ChannelFull
 
-from server.layers import ChannelLayerUnavailable
-from server.layers.redis_inbox import RedisInboxChannelLayer
+from server.extensions.layers import ChannelLayerUnavailable
+from server.extensions.layers.redis_inbox import RedisInboxChannelLayer
 from tests import servers
 from tests.client import wait_until
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import websockets
 
-from server.limits import Rate, TokenBucket, exceeds
+from server.extensions.limits import Rate, TokenBucket, exceeds
 from tests.chat_client import chat, unique
 from tests.client import close_of, connect, receive
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from server.logs import printable
+from server.operations.logs import printable
 from tests.client import connect, receive, wait_until
 
 pytestmark = pytest.mark.server

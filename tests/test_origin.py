@@ -29,7 +29,8 @@ async def test_origin_naming_another_host_is_refused_with_403(echo_server, origi
 
 
 async def test_remembered_verdicts_stay_what_they_were(echo_server):
-    # Each origin's verdict is cached (server/middleware/origin.py); alternate to check
+    # Each origin's verdict is cached (server/operations/middleware/origin.py);
+    # alternate to check
     # that one origin's answer never leaks into another's.
     for _ in range(3):
         with pytest.raises(websockets.InvalidStatus):

@@ -1,4 +1,4 @@
-"""The WebSocket session and user stack (server.middleware.auth), through
+"""The WebSocket session and user stack (server.operations.middleware.auth), through
 WebsocketCommunicator."""
 
 import json
@@ -12,8 +12,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import connections
 
-from server.consumers import LeanWebsocketConsumer
-from server.middleware.auth import SessionAuthMiddleware
+from server.extensions.consumers import LeanWebsocketConsumer
+from server.operations.middleware.auth import SessionAuthMiddleware
 
 
 class WhoAmI(LeanWebsocketConsumer):
@@ -76,7 +76,7 @@ async def test_handshake_without_a_cookie_is_anonymous_without_a_user_lookup(
     async def no_lookup(scope):
         raise AssertionError("looked the user up for a cookie-less handshake")
 
-    monkeypatch.setattr("server.middleware.auth.get_user", no_lookup)
+    monkeypatch.setattr("server.operations.middleware.auth.get_user", no_lookup)
     client = communicator()
     assert (await client.connect())[0]
     assert await ask(client) == {

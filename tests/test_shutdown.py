@@ -1,7 +1,7 @@
 """Graceful shutdown: on SIGTERM a worker closes every WebSocket with 1001, so
 clients reconnect at once, and exits within its bound. The worker is the plain
 ``daphne project.asgi:application``, so this also shows that importing the
-application makes daphne's command line run our Server (server.patches)."""
+application makes daphne's command line run our Server (server.transport)."""
 
 import asyncio
 import signal

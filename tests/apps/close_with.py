@@ -3,7 +3,7 @@ in the query string (``?code=1005``), on the project's patched daphne."""
 
 from urllib.parse import parse_qs
 
-import project.asgi  # noqa: F401 - installs server.patches
+import project.asgi  # noqa: F401 - installs server.transport
 
 
 async def application(scope, receive, send):

@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from project import environment as env
-from server.launcher.workers import Workers, daphne_command
+from server.transport.launcher.workers import Workers, daphne_command
 
 
 class Command(BaseCommand):

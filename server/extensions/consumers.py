@@ -1,0 +1,247 @@
+"""A base consumer: Channels' AsyncWebsocketConsumer without its per-message
+costs, and with one rule for a channel layer that fails.
+
+Channels' consumer closes stale database connections before every event (a
+hop to a worker thread) and, to wait on the client and the channel layer at
+once, makes a new task for every message. Profiling the echo service put those
+two at about 45% of its time. This class keeps the same hooks (connect,
+receive, disconnect, event handlers named after event types) and drops both:
+
+- database access goes through ``channels.db.database_sync_to_async``, which
+  closes broken and obsolete connections before and after each call (and with
+  CONN_HEALTH_CHECKS on, replaces one the database server closed), so a consumer
+  that never touches the database, as the echo does, pays nothing. The ORM's
+  own async methods (``aget``, ``acreate``...) are plain ``sync_to_async`` and
+  do none of that: consumers do not use them;
+- a consumer without a channel layer reads its one source of events directly.
+
+A consumer with a channel layer that can no longer vouch for delivery (Redis
+unreachable or stalled, ``ChannelLayerUnavailable`` or a redis-py error from
+channels-redis's layers) closes with 1013 so that its client reconnects; one
+that falls ``CHANNEL_CAPACITY`` events behind (``ChannelFull``) closes with 3008.
+Either way it leaves its groups and ``disconnect()`` runs.
+
+A subclass may declare limits (``limits.py``): ``max_message_bytes``,
+past which a message closes the connection with 1009, and ``rate``, a token
+bucket per connection; a message over the rate goes to ``rate_limited()``,
+which closes with 1008 unless the subclass answers otherwise, and a client
+that keeps sending into an empty bucket is closed with 1008 regardless.
+
+Group events whose handler is declared with ``fastlane`` take the fast lane
+when the channel layer declares one (``"fastlane" in layer.extensions``,
+``layers/local.py``): encoded and framed once per worker, written to every
+member. A subclass that overrides such a handler gets the event through it, as
+with any other handler.
+
+The consumer relies on Channels' own names, listed in ``RELIES_ON`` and checked
+at start-up (server/transport/upstream.py).
+"""
+
+import asyncio
+import functools
+import logging
+from functools import cached_property
+
+from channels import consumer as channels_consumer
+from channels.consumer import AsyncConsumer, get_handler_name
+from channels.exceptions import ChannelFull, StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from server.transport import counters
+from server.transport import fastlane as transport_fastlane
+
+from .close_codes import IDLE, MESSAGE_TOO_BIG, RATE_LIMITED, TOO_SLOW, TRY_AGAIN_LATER
+from .layers import FASTLANE, ChannelLayerUnavailable
+from .limits import TokenBucket, exceeds
+
+logger = logging.getLogger(__name__)
+
+LAYER_ERRORS = (ChannelLayerUnavailable, RedisError)
+
+# What the consumer below takes from Channels: the no-layer path of __call__
+# sets what AsyncConsumer.__call__ sets, and the handlers are Channels' own.
+RELIES_ON = [
+    (
+        AsyncConsumer.__call__,
+        ["scope", "channel_layer", "channel_name", "channel_receive", "base_send"],
+    ),
+    (AsyncConsumer, ["channel_layer_alias", "dispatch"]),
+    (
+        AsyncWebsocketConsumer,
+        [
+            "groups",
+            "accept(subprotocol, headers)",
+            "close(code, reason)",
+            "send(text_data, bytes_data, close)",
+            "websocket_connect",
+            "receive",
+            "disconnect",
+        ],
+    ),
+    (channels_consumer, ["get_handler_name"]),
+]
+
+
+def fastlane(encode):
+    """An event handler that sends ``encode(event)`` to the client: a str as a
+    text message, bytes as binary.
+
+    ``encode`` sees only the event, never the consumer, so its result is the
+    same for every member and the layer may compute it once per worker and
+    write the same frame to every member's connection. A consumer that needs
+    per-member handling of the event overrides the handler instead.
+    """
+
+    async def handler(self, event):
+        content = encode(event)
+        if isinstance(content, str):
+            await self.send(text_data=content)
+        else:
+            await self.send(bytes_data=content)
+
+    handler.__name__ = encode.__name__
+    handler.__qualname__ = encode.__qualname__
+    handler.__doc__ = encode.__doc__
+    handler.fastlane = encode
+    return handler
+
+
+@functools.cache
+def fastlane_handlers(consumer_class):
+    """Handler name -> encoder, for the fast-lane handlers the class still has."""
+    handlers = {}
+    for name in dir(consumer_class):
+        encode = getattr(getattr(consumer_class, name, None), "fastlane", None)
+        if encode is not None:
+            handlers[name] = encode
+    return handlers
+
+
+class LeanWebsocketConsumer(AsyncWebsocketConsumer):
+    # Limits a subclass declares: the largest message in bytes (None: only the
+    # server's WEBSOCKET_MAX_MESSAGE_SIZE) and a limits.Rate (None: none).
+    max_message_bytes = None
+    rate = None
+
+    async def __call__(self, scope, receive, send):
+        if self.channel_layer_alias is not None:
+            try:
+                return await super().__call__(scope, receive, send)
+            except LAYER_ERRORS as error:
+                logger.debug("channel layer failed under %s: %r", self, error)
+                close = TRY_AGAIN_LATER
+            except ChannelFull:
+                close = TOO_SLOW
+            await self.close_after_layer_failure(send, close)
+            return
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def close_after_layer_failure(self, send, close):
+        # The handshake may not have been answered yet: accepting first lets the
+        # client read the code and its reason, where a refusal is a bare failure.
+        if not getattr(self, "accepted", False):
+            await send({"type": "websocket.accept"})
+        await send(
+            {"type": "websocket.close", "code": close.code, "reason": close.reason}
+        )
+        self.stop_watching_idleness()
+        await self.leave_groups()
+        await self.disconnect(close.code)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+        self.watch_idleness()
+        if self.channel_layer is not None:
+            self.join_fastlane()
+
+    def join_fastlane(self):
+        if FASTLANE not in self.channel_layer.extensions:
+            return
+        encoders = fastlane_handlers(type(self))
+        connection = self.scope.get("extensions", {}).get(transport_fastlane.SCOPE_KEY)
+        if encoders and connection is not None:
+            self.channel_layer.fastlane(self.channel_name, encoders, connection)
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']!r}")
+        await handler(message)
+
+    def watch_idleness(self):
+        """Close with 1001 once the client has sent nothing for
+        WEBSOCKET_IDLE_TIMEOUT: one timer per connection, re-armed when it
+        fires early rather than on every message."""
+        timeout = settings.WEBSOCKET_IDLE_TIMEOUT
+        if not timeout:
+            return
+        loop = asyncio.get_running_loop()
+        self.last_received = loop.time()
+
+        def check():
+            idle = loop.time() - self.last_received
+            if idle < timeout:
+                self.idle_timer = loop.call_later(timeout - idle, check)
+                return
+            self.idle_timer = None
+            self.idle_close = asyncio.ensure_future(self.close(IDLE.code, IDLE.reason))
+
+        self.idle_timer = loop.call_later(timeout, check)
+
+    async def websocket_receive(self, message):
+        self.last_received = asyncio.get_running_loop().time()
+        text_data, bytes_data = message.get("text"), message.get("bytes")
+        limit = self.max_message_bytes
+        if limit is not None and exceeds(limit, text_data, bytes_data):
+            counters.REJECTIONS.labels("message too big").inc()
+            await self.close(MESSAGE_TOO_BIG.code, f"message exceeds {limit} bytes")
+            return
+        bucket = self.bucket
+        if bucket is not None and not bucket.take():
+            counters.REJECTIONS.labels("rate limited").inc()
+            if bucket.flooding:
+                await self.close(RATE_LIMITED.code, RATE_LIMITED.reason)
+            else:
+                await self.rate_limited(text_data, bytes_data)
+            return
+        await self.receive(text_data=text_data, bytes_data=bytes_data)
+
+    async def rate_limited(self, text_data, bytes_data):
+        """A message over ``rate``: refused. A protocol with error replies
+        answers it here; by default the connection is closed with 1008."""
+        await self.close(RATE_LIMITED.code, RATE_LIMITED.reason)
+
+    @cached_property
+    def bucket(self):
+        rate = self.rate
+        return TokenBucket(rate) if rate is not None and rate.enabled else None
+
+    def stop_watching_idleness(self):
+        timer = getattr(self, "idle_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self.idle_timer = None
+
+    async def websocket_disconnect(self, message):
+        self.stop_watching_idleness()
+        await self.leave_groups()
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
+    async def leave_groups(self):
+        for group in self.groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                # Unreachable: the membership expires (CHANNEL_MEMBERSHIP_TTL).
+                logger.debug("could not leave group %s", group)

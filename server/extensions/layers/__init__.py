@@ -1,0 +1,24 @@
+"""Channel layers: how consumers in different worker processes reach each other.
+
+``redis_inbox.RedisInboxChannelLayer`` is the default with ``REDIS_URL`` set;
+``project/channel_layers.py`` chooses and configures the layer.
+
+A layer declares what it offers beyond Channels' interface in its
+``extensions`` list, and consumers ask ``name in layer.extensions``:
+
+- ``"fastlane"``: ``fastlane(channel, encoders, connection)`` writes group
+  events straight to an idle member's connection (``local.py``);
+- ``"outages"``: ``survive_outages(channel)`` lets a consumer ride out a Redis
+  outage, told by ``layer.outage`` and ``layer.restored`` events, and
+  ``group_send_local`` reaches this process's members meanwhile.
+"""
+
+
+class ChannelLayerUnavailable(ConnectionError):
+    """The layer cannot vouch for delivery: Redis is unreachable or stalled, or
+    this process was dropped from a group it belongs to. Consumers close with
+    1013 so that their clients reconnect and catch up."""
+
+
+FASTLANE = "fastlane"
+OUTAGES = "outages"
