@@ -155,6 +155,9 @@ class ChatClient:
                 if unconfirmed:
                     self.room.show(f"* {unconfirmed} lines not confirmed stored")
                 return 1 if unconfirmed else 0
+            if code == protocol.SIGNED_OUT.code:
+                self.room.show("* signed out: log in again for a new --session")
+                return 1
             if code is not None and code not in RETRY_CODES:
                 self.room.show(f"* closed by the server: {code}")
                 return 1
@@ -293,6 +296,9 @@ class ChatClient:
         if message["code"] in RESEND_ERRORS and message.get("ref") in self.room.pending:
             self.resend_later(websocket, message["ref"])
 
+    async def on_notice(self, websocket, message):
+        self.room.show(f"* notice: {message['text']}")
+
     async def ignore(self, websocket, message):
         """Nothing to show: the answer to a request this client does not make."""
 
@@ -305,6 +311,7 @@ class ChatClient:
         "degraded": on_degraded,
         "restored": on_restored,
         "error": on_error,
+        "notice": on_notice,
         "left": ignore,
         "rooms": ignore,
     }

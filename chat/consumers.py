@@ -19,17 +19,17 @@ from channels.db import database_sync_to_async as db
 from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
 
-from server.extensions import counters
 from server.extensions.consumers import LAYER_ERRORS, LeanWebsocketConsumer, fastlane
 from server.extensions.handlers import DeclaredHandlers, handles
 from server.extensions.layers import OUTAGES
 from server.extensions.limits import Rate
+from server.extensions.signals import send_logged
 
-from . import protocol, storage
+from . import posting, protocol, storage
 from .presence import presence_for
 from .protocol import ProtocolError
+from .signals import member_joined, member_left
 
 
 class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
@@ -100,29 +100,12 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
     async def on_message(self, message):
         room = self.joined(message)
         text = protocol.field(message, "text", str)
-        if len(text) > settings.CHAT_MAX_TEXT_LENGTH:
-            raise ProtocolError(
-                protocol.TEXT_TOO_LONG,
-                f"at most {settings.CHAT_MAX_TEXT_LENGTH} characters",
-            )
-        if not text.strip():
-            raise ProtocolError(protocol.INVALID_FIELD, "text is empty")
         client_id = protocol.field(message, "client_id", str, required=False)
-        if client_id is not None and not protocol.CLIENT_ID.fullmatch(client_id):
-            raise ProtocolError(protocol.INVALID_FIELD, "client_id is invalid")
-        try:
-            stored, new = await db(storage.store)(
-                room, self.name, self.user, text, client_id
-            )
-        except DatabaseError:
-            counters.DATABASE_ERRORS.inc()
-            raise ProtocolError(protocol.UNAVAILABLE) from None
+        stored, new = await posting.store(room, self.name, self.user, text, client_id)
         if new:
-            await self.broadcast(
-                room.group, {"type": "chat.message", "message": stored.wire(room.name)}
-            )
+            await self.broadcast(room.group, posting.event(stored))
         else:
-            await self.reply(stored.wire(room.name))
+            await self.reply(stored)
 
     @handles("history")
     async def on_history(self, message):
@@ -189,6 +172,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
                 unknown=False,
             ):
                 await self.announce(room, joined=[self.name])
+                await send_logged(member_joined, room=room.name, user=self.name)
         if since is None:
             messages = await db(storage.latest)(room, settings.CHAT_HISTORY_LATEST)
         else:
@@ -213,6 +197,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             self.presence.exit(room.group, self.name, self.channel_name), unknown=False
         ):
             await self.announce(room, left=[self.name])
+            await send_logged(member_left, room=room.name, user=self.name)
 
     async def broadcast(self, group, event):
         """Send ``event`` to every member of ``group``; with Redis unreachable,
@@ -291,6 +276,8 @@ def chat_name(user, query_string):
     if not settings.CHAT_ALLOW_ANONYMOUS:
         return None
     name = protocol.name_from_query(query_string or b"")
-    if name is None or get_user_model().objects.filter(username=name).exists():
+    if name is None or name in protocol.RESERVED_NAMES:
+        return None
+    if get_user_model().objects.filter(username=name).exists():
         return None
     return name

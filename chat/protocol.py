@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from server.extensions.close_codes import (
+from server.extensions.close_codes import (  # noqa: F401 - SIGNED_OUT for clients
     GOING_AWAY,
     INTERNAL_ERROR,
     INVALID_UTF8,
     MESSAGE_TOO_BIG,
     NORMAL,
+    SIGNED_OUT,
     TOO_SLOW,
     TRY_AGAIN_LATER,
     CloseCode,
@@ -51,6 +52,7 @@ SERVER_MESSAGES = {
     "error": ("code", "detail", "ref"),
     "degraded": ("detail",),
     "restored": ("detail",),
+    "notice": ("text",),
 }
 SERVER_TYPES = tuple(SERVER_MESSAGES)
 
@@ -59,6 +61,10 @@ ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 DIRECT_ROOM_PREFIX = "dm."
 # Anonymous names: letters, digits, "_", "-" and "."; no spaces or controls.
 USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,30}")
+# The author of messages the application posts as nobody in particular
+# (realtime/publish.py); no guest may take it.
+SYSTEM_AUTHOR = "system"
+RESERVED_NAMES = {SYSTEM_AUTHOR}
 CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
@@ -100,7 +106,7 @@ ERRORS = (
 
 
 # Sent when a connection has no name it may chat under; the server's shared
-# codes (1001, 1009, 1013, 3008, ...) are in server/extensions/close_codes.py.
+# codes (1001, 1009, 1013, 3000, 3008, ...) are in server/extensions/close_codes.py.
 CLOSE_INVALID_NAME = CloseCode(4001, "choose a valid name, or log in", retry=False)
 CLOSE_CODES = (
     NORMAL,
@@ -108,6 +114,7 @@ CLOSE_CODES = (
     INVALID_UTF8,
     RATE_LIMITED_CLOSE,
     MESSAGE_TOO_BIG,
+    SIGNED_OUT,
     INTERNAL_ERROR,
     TRY_AGAIN_LATER,
     TOO_SLOW,

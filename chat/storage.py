@@ -29,6 +29,27 @@ def open_room(name, user):
     return room
 
 
+def existing_room(name):
+    return Room.objects.filter(name=name).first()
+
+
+def user_named(username):
+    return get_user_model().objects.filter(username=username).first()
+
+
+def room_to_post_in(name, user):
+    """The existing room ``name`` for the application to post into, as
+    ``user`` or (None) as the system: a private room takes its members' posts
+    and the system's only."""
+    room = Room.objects.filter(name=name).first()
+    if room is None:
+        raise ProtocolError(protocol.UNKNOWN_ROOM)
+    if room.private and user is not None:
+        if not room.members.filter(pk=user.pk).exists():
+            raise ProtocolError(protocol.FORBIDDEN)
+    return room
+
+
 def open_direct_room(user, other_name):
     """The private room of ``user`` and the registered user ``other_name``."""
     if not user.is_authenticated:

@@ -36,11 +36,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",
     "server",
     # Each feature app with a routing.py is served at its WebSocket paths
     # (project/asgi.py); nothing else needs to know of it.
     "echo",
     "chat",
+    # Publishing from application code and other services (realtime/).
+    "realtime",
 ]
 
 MIDDLEWARE = [
@@ -205,8 +208,23 @@ CHAT_HISTORY_LATEST = env.integer("CHAT_HISTORY_LATEST", 50, minimum=1)
 CHAT_HISTORY_PAGE = env.integer("CHAT_HISTORY_PAGE", 100, minimum=1)
 # Seconds between two typing notices a connection passes on.
 CHAT_TYPING_INTERVAL = env.integer("CHAT_TYPING_INTERVAL", 2, minimum=0)
-# Seconds a presence entry outlives its worker's last renewal (every third).
-CHAT_PRESENCE_TTL = env.integer("CHAT_PRESENCE_TTL", 30, minimum=2)
+# Seconds a presence entry (a chat member, or a user's connection) outlives
+# its worker's last renewal (every third): how long a killed worker's users linger.
+PRESENCE_TTL = env.integer("PRESENCE_TTL", 30, minimum=2)
+
+# The HTTP API for other services (realtime/api.py, docs/api.md).
+# Keys a caller sends as "Authorization: Bearer <key>", comma-separated, so
+# that a key can be rotated by adding the new one before removing the old.
+# None set: every API request is refused with 401.
+API_KEYS = env.words("API_KEYS", "")
+# Requests one key may make to one worker: a backend announcing a deploy to
+# every user sends in bursts, and 200 a second (bursts of 400) still leaves a
+# worker most of its time for its WebSockets. Over it: 429. 0 turns it off.
+API_RATE_PER_SECOND = env.number("API_RATE_PER_SECOND", 200.0, minimum=0)
+API_RATE_BURST = env.integer("API_RATE_BURST", 400, minimum=1)
+# Bytes in one API request body: a chat message of CHAT_MAX_TEXT_LENGTH in
+# 4-byte UTF-8 with its JSON, or a notification, with room. Over it: 413.
+API_MAX_BODY_BYTES = env.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"
@@ -247,6 +265,7 @@ LOGGING = {
         "echo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "chat": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "realtime": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

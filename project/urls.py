@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from realtime.api import api, not_found
 from server.operations import health, metrics
 
 urlpatterns = [
@@ -11,4 +12,6 @@ urlpatterns = [
     path("chat/", include("chat.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    re_path(r"^api/(?P<path>.*)$", not_found),
 ]

@@ -37,7 +37,7 @@ def start_workers(start, redis_url):
         "REDIS_URL": redis_url,
         "CHAT_HISTORY_LATEST": "5",
         "CHAT_HISTORY_PAGE": "20",
-        "CHAT_PRESENCE_TTL": str(PRESENCE_TTL),
+        "PRESENCE_TTL": str(PRESENCE_TTL),
         # These tests send bursts to check order and history; test_limits.py
         # checks the rate with its defaults.
         "CHAT_RATE_BURST": "1000",

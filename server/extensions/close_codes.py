@@ -29,6 +29,10 @@ MESSAGE_TOO_BIG = CloseCode(1009, "message exceeds the maximum size", retry=Fals
 INTERNAL_ERROR = CloseCode(1011, "internal server error", retry=True)
 # The channel layer (Redis) cannot vouch for delivery; reconnect with back-off.
 TRY_AGAIN_LATER = CloseCode(1013, "group messaging unavailable", retry=True)
+# The user was signed out (logged out, password changed, deactivated) or cut
+# off by the application (IANA registers 3000 as "Unauthorized"): reconnecting
+# under the same identity would be refused, so a client asks its user again.
+SIGNED_OUT = CloseCode(3000, "signed out", retry=False)
 # The client fell behind: WEBSOCKET_SEND_BUFFER_BYTES of messages waited for it
 # to read, or CHANNEL_CAPACITY events waited for its consumer.
 TOO_SLOW = CloseCode(3008, "client too slow to read its messages", retry=True)

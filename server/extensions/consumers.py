@@ -33,6 +33,13 @@ when the channel layer declares one (``"fastlane" in layer.extensions``,
 member. A subclass that overrides such a handler gets the event through it, as
 with any other handler.
 
+Every authenticated connection is reachable by its user (``users.py``): it
+joins its user's and its session's groups, handles ``realtime.send`` and
+``realtime.disconnect``, and counts in the presence of users behind the
+``user_connected`` and ``user_disconnected`` signals. A consumer without a
+channel layer takes one for an authenticated connection so that it can be
+reached; ``reachable = False`` opts out.
+
 The consumer relies on Channels' own names, listed in ``RELIES_ON`` and checked
 at start-up (server/transport/upstream.py).
 """
@@ -46,15 +53,18 @@ from channels import consumer as channels_consumer
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from server.transport import counters
 from server.transport import fastlane as transport_fastlane
 
+from . import users
 from .close_codes import IDLE, MESSAGE_TOO_BIG, RATE_LIMITED, TOO_SLOW, TRY_AGAIN_LATER
-from .layers import FASTLANE, ChannelLayerUnavailable
+from .layers import FASTLANE, OUTAGES, ChannelLayerUnavailable
 from .limits import TokenBucket, exceeds
+from .signals import send_logged, user_connected, user_disconnected
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +134,20 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
     # server's WEBSOCKET_MAX_MESSAGE_SIZE) and a limits.Rate (None: none).
     max_message_bytes = None
     rate = None
+    # An authenticated connection joins its user's and session's groups.
+    reachable = True
+    reachable_only = False
+    user_id = None  # set once the connection counts in the presence of users
 
     async def __call__(self, scope, receive, send):
+        if (
+            self.channel_layer_alias is None
+            and self.reachable
+            and users.authenticated_user(scope) is not None
+        ):
+            # Only to be reachable: such a connection rides out an outage.
+            self.channel_layer_alias = DEFAULT_CHANNEL_LAYER
+            self.reachable_only = True
         if self.channel_layer_alias is not None:
             try:
                 return await super().__call__(scope, receive, send)
@@ -155,14 +177,55 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         )
         self.stop_watching_idleness()
         await self.leave_groups()
+        await self.leave_user_presence()
         await self.disconnect(close.code)
 
     async def accept(self, subprotocol=None, headers=None):
+        if self.channel_layer is not None and self.reachable:
+            await self.join_user_groups()
         await super().accept(subprotocol, headers)
         self.accepted = True
         self.watch_idleness()
         if self.channel_layer is not None:
             self.join_fastlane()
+
+    async def join_user_groups(self):
+        """Join the user's and the session's groups, and count in the presence
+        of users (a first connection anywhere sends ``user_connected``)."""
+        user = users.authenticated_user(self.scope)
+        if user is None:
+            return
+        if self.reachable_only and OUTAGES in self.channel_layer.extensions:
+            self.channel_layer.survive_outages(self.channel_name)
+        joining = [users.user_group(user.pk)]
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            joining.append(users.session_group(session_key))
+        for group in joining:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
+        self.user_id = user.pk
+        try:
+            first = await users.presence().enter(
+                users.USERS, users.USERS, str(user.pk), self.channel_name
+            )
+        except LAYER_ERRORS:
+            return  # unknown while Redis is away; renewing restores the entry
+        if first:
+            await send_logged(user_connected, user_id=user.pk)
+
+    async def leave_user_presence(self):
+        if self.user_id is None:
+            return
+        user_id, self.user_id = self.user_id, None
+        try:
+            last = await users.presence().exit(
+                users.USERS, str(user_id), self.channel_name
+            )
+        except LAYER_ERRORS:
+            return  # the entry lapses by itself
+        if last:
+            await send_logged(user_disconnected, user_id=user_id)
 
     def join_fastlane(self):
         if FASTLANE not in self.channel_layer.extensions:
@@ -235,6 +298,7 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message):
         self.stop_watching_idleness()
         await self.leave_groups()
+        await self.leave_user_presence()
         await self.disconnect(message["code"])
         raise StopConsumer()
 
@@ -245,3 +309,20 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
             except LAYER_ERRORS:
                 # Unreachable: the membership expires (CHANNEL_MEMBERSHIP_TTL).
                 logger.debug("could not leave group %s", group)
+
+    # Events from the application (users.py): for every consumer.
+
+    @fastlane
+    def realtime_send(event):
+        """A message from the application, as it was given: text or bytes."""
+        return event["text"] if event["text"] is not None else event["bytes"]
+
+    async def realtime_disconnect(self, event):
+        """The application signed this user or session out."""
+        await self.close(event["code"], event["reason"])
+
+    async def layer_outage(self, event):
+        """Redis is unreachable; a consumer that rides it out may say so."""
+
+    async def layer_restored(self, event):
+        """Redis is back."""

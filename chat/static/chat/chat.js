@@ -54,6 +54,11 @@ function connect() {
       showError("Choose another name: that one is taken or invalid.");
       localStorage.removeItem("chat-name");
     }
+    if (event.code === 3000) {
+      stopped = true;
+      setStatus("offline", "signed out");
+      showError("You were signed out. Log in again to go on chatting.");
+    }
     if (!stopped) setTimeout(connect, backoff());
   };
 }
@@ -113,6 +118,7 @@ const handlers = {
     renderRooms();
   },
   left() {},
+  notice(message) { showNotice(message.text); },
   error(message) { showError(`${message.code}: ${message.detail}`); },
   degraded() {
     // Messages still go to the server and are stored; some live ones may not
@@ -253,9 +259,15 @@ function renderRooms() {
   if ($("directs")) $("directs").replaceChildren(...sorted.filter((n) => n.startsWith("dm.")).map(entry));
 }
 
-function showError(text) {
+function showError(text, kind = "error") {
+  $("error").className = kind;
   $("error").textContent = text;
   setTimeout(() => { if ($("error").textContent === text) $("error").textContent = ""; }, 6000);
+}
+
+function showNotice(text) {
+  // From the application (realtime/publish.py): shown, not stored.
+  showError(text, "notice");
 }
 
 function setStatus(kind, text) {

@@ -34,6 +34,17 @@ How this one works:
 
 Named channels (no ``!``, as ``runworker`` uses) are Redis lists of their own,
 read by a task of their own in the process that receives on them.
+
+Event loops. Receiving (``new_channel``, ``receive``, ``group_add`` of a
+process channel) belongs to one event loop, the server's: the first to
+receive. Another loop may receive once that one has closed (a test's, say);
+while it runs, another loop's attempt raises ``RuntimeError`` naming the rule.
+Sending works from any loop and any thread. On the receiving loop it goes
+straight to Redis; from any other (``async_to_sync`` in a view thread outside
+daphne, a management command, a Celery task) it is handed to the layer's
+publisher thread (``publisher.py``), so that a plain process starts no reader,
+no heartbeat and no identity, and keeps a bounded number of connections.
+``close_pools()`` closes them.
 """
 
 import asyncio
@@ -42,6 +53,8 @@ import itertools
 import logging
 import secrets
 import time
+import weakref
+from typing import NamedTuple
 
 import msgpack
 from channels.exceptions import ChannelFull
@@ -53,6 +66,7 @@ from server.extensions import counters, redis_connections
 from . import FASTLANE, OUTAGES, ChannelLayerUnavailable, scripts
 from .local import Lane, LocalChannels
 from .outage import Outage
+from .publisher import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +95,20 @@ REDIS_ERRORS = (RedisError, OSError)
 CHANNEL, GROUP = 0, 1
 
 
+class HostClient(NamedTuple):
+    """One loop's client for one Redis host, and the scripts registered on it."""
+
+    client: object
+    scripts: dict
+
+
+RECEIVING_RULE = (
+    "RedisInboxChannelLayer receives on one event loop, the first to receive, "
+    "while it runs; this is another. Send from any loop, but receive on that one "
+    "(or make a layer of its own for this loop)"
+)
+
+
 class RedisInboxChannelLayer(BaseChannelLayer):
     extensions = ["groups", "flush", FASTLANE, OUTAGES]
 
@@ -107,12 +135,14 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         self.membership_ttl = membership_ttl
         self.block_seconds = block_seconds
         self.outage = Outage("Redis channel layer")
-        self._loop = None
+        self._loop = None  # the receiving loop
+        self._publisher = Publisher(f"channel layer publisher ({prefix})")
+        self._per_loop = weakref.WeakKeyDictionary()  # loop -> [HostClient]
 
     # The channel layer interface.
 
     async def new_channel(self, prefix="specific"):
-        self._start()
+        self._receiving()
         channel = f"{prefix}.{self.worker}!{next(self._counter)}"
         self.local.open(channel)
         return channel
@@ -120,8 +150,10 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def send(self, channel, message):
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
-        self._start()
         raw = msgpack.packb([CHANNEL, channel, message], use_bin_type=True)
+        await self._sending(self._send(channel, raw))
+
+    async def _send(self, channel, raw):
         if "!" in channel:
             worker = worker_of(channel)
             pushed = await self._push(self._inbox(worker), raw, capacity=0)
@@ -133,7 +165,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
 
     async def receive(self, channel):
         self.require_valid_channel_name(channel)
-        self._start()
+        self._receiving()
         if "!" in channel:
             self._require_local(channel)
         elif channel not in self._named_readers:
@@ -151,10 +183,10 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def group_add(self, group, channel):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        self._start()
         if "!" not in channel:
-            await self._join([group], f"c:{channel}", self.group_expiry)
+            await self._sending(self._join([group], f"c:{channel}", self.group_expiry))
             return
+        self._receiving()
         self._require_local(channel)
         survivor = channel in self.local.survivors
         if worker_of(channel) != self.worker and not survivor:
@@ -175,10 +207,13 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def group_discard(self, group, channel):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        self._start()
         if "!" not in channel:
-            await self._command(group, "zrem", self._group_key(group), f"c:{channel}")
+            member = f"c:{channel}"
+            await self._sending(
+                self._command(group, "zrem", self._group_key(group), member)
+            )
             return
+        self._receiving()
         async with self._membership:
             if not self.local.leave(group, channel) or group not in self._registered:
                 return
@@ -188,11 +223,13 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def group_send(self, group, message):
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_group_name(group)
-        self._start()
         # Sent with the time, for the delivery-latency histogram (one clock
         # when the workers share a host; NTP's error otherwise).
         raw = msgpack.packb([GROUP, group, message, time.time()], use_bin_type=True)
         counters.GROUP_SENDS.inc()
+        await self._sending(self._group_send(group, raw))
+
+    async def _group_send(self, group, raw):
         named = await self._script(
             group,
             "send_to_group",
@@ -229,32 +266,64 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         self.local.fastlanes[channel] = Lane(encoders, connection)
 
     async def flush(self):
-        self._start()
-        for client in self._clients:
+        await self._sending(self._flush())
+        if self._receives_here():
+            self._stop()
+
+    async def _flush(self):
+        for client, _ in self._clients_here():
             async for key in client.scan_iter(match=f"{self.prefix}:*"):
                 await client.unlink(key)
-        self._stop()
 
-    # Set-up, once per event loop.
+    async def close_pools(self):
+        """Stop receiving if this is the receiving loop, and close this loop's
+        Redis connections and the publisher's (channels-redis's name for it).
+        The layer may be used again afterwards; it reconnects."""
+        if self._receives_here():
+            self._stop()
+        self._per_loop.pop(asyncio.get_running_loop(), None)
+        await redis_connections.close_clients()
+        await asyncio.to_thread(self._publisher.close)
 
-    def _start(self):
+    # Which loop does what.
+
+    def _receives_here(self):
+        return self._loop is asyncio.get_running_loop()
+
+    async def _sending(self, coroutine):
+        """Run a send on this loop if it receives, else on the publisher's."""
+        if self._receives_here():
+            return await coroutine
+        return await self._publisher.run(coroutine)
+
+    def _clients_here(self):
+        """This loop's client for each host, with the scripts registered."""
+        loop = asyncio.get_running_loop()
+        clients = self._per_loop.get(loop)
+        if clients is None:
+            clients = self._per_loop[loop] = [
+                HostClient(client, scripts.register(client))
+                for client in map(redis_connections.client, self.hosts)
+            ]
+        return clients
+
+    def _scripts_here(self, index):
+        return self._clients_here()[index].scripts
+
+    # Receiving, on one loop.
+
+    def _receiving(self):
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
+        if self._loop is not None and not self._loop.is_closed():
+            raise RuntimeError(RECEIVING_RULE)
         self._stop()
         self._loop = loop
         self._counter = itertools.count()
         self.local = LocalChannels(self.get_capacity)
         self._membership = asyncio.Lock()
-        self._clients = [redis_connections.client(host) for host in self.hosts]
-        self._scripts = [
-            {
-                "join": client.register_script(scripts.JOIN),
-                "send_to_group": client.register_script(scripts.SEND_TO_GROUP),
-                "push": client.register_script(scripts.PUSH),
-            }
-            for client in self._clients
-        ]
+        self._clients = [host.client for host in self._clients_here()]
         self._named_readers = {}
         self._tasks = [redis_connections.heartbeat(self.membership_ttl, self._beat)]
         self._new_identity()
@@ -377,7 +446,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         for index, on_host in by_host.items():
             keys = [self._group_key(group) for group in on_host]
             added = await self._run(
-                self._scripts[index]["join"], keys=keys, args=[member, lifetime]
+                self._scripts_here(index)["join"], keys=keys, args=[member, lifetime]
             )
             lapsed.extend(on_host[position - 1] for position in added)
         return lapsed
@@ -394,29 +463,37 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def _push(self, key, raw, capacity):
         index = self._host(key)
         return await self._run(
-            self._scripts[index]["push"], keys=[key], args=[raw, self.expiry, capacity]
+            self._scripts_here(index)["push"],
+            keys=[key],
+            args=[raw, self.expiry, capacity],
         )
 
     async def _script(self, name, script, keys, args):
-        return await self._run(self._scripts[self._host(name)][script], keys, args)
+        return await self._run(self._scripts_here(self._host(name))[script], keys, args)
 
     async def _command(self, name, command, *args):
-        client = self._clients[self._host(name)]
+        client = self._clients_here()[self._host(name)].client
         try:
             return await getattr(client, command)(*args)
         except REDIS_ERRORS as error:
-            self._lost(error)
-            raise ChannelLayerUnavailable(f"Redis unavailable: {error!r}") from error
+            raise self._failed(error) from error
 
     async def _run(self, script, keys, args):
         try:
             result = await script(keys=keys, args=args)
         except REDIS_ERRORS as error:
-            self._lost(error)
-            raise ChannelLayerUnavailable(f"Redis unavailable: {error!r}") from error
-        # Redis answers again; the readers, between attempts, will follow.
-        self._recovered()
+            raise self._failed(error) from error
+        if self._receives_here():
+            # Redis answers again; the readers, between attempts, will follow.
+            self._recovered()
         return result
+
+    def _failed(self, error):
+        """The error to raise for a failed command. On the receiving loop the
+        failure is this process's outage too: its channels are failed."""
+        if self._receives_here():
+            self._lost(error)
+        return ChannelLayerUnavailable(f"Redis unavailable: {error!r}")
 
     # Names.
 
@@ -439,7 +516,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
 
     def _host(self, name):
         """Which Redis host holds ``name``'s keys (a worker's inbox is on all)."""
-        return redis_connections.host_index(name, len(self._clients))
+        return redis_connections.host_index(name, len(self.hosts))
 
 
 def worker_of(channel):

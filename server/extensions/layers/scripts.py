@@ -64,3 +64,12 @@ redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+
+
+def register(client):
+    """The scripts above, by name, registered on one Redis client."""
+    return {
+        "join": client.register_script(JOIN),
+        "send_to_group": client.register_script(SEND_TO_GROUP),
+        "push": client.register_script(PUSH),
+    }

@@ -1,0 +1,47 @@
+"""Taking a message into a room, the same for a client's message and for one
+the application posts (realtime/publish.py): checked, stored with the room's
+next id, announced with ``message_stored``. Broadcasting it is the caller's,
+since a consumer and a plain process reach the members differently."""
+
+from channels.db import database_sync_to_async as db
+from django.conf import settings
+from django.db import DatabaseError
+
+from server.extensions import counters
+from server.extensions.signals import send_logged
+
+from . import protocol, storage
+from .protocol import ProtocolError
+from .signals import message_stored
+
+
+def check(text, client_id):
+    """Raise the protocol's error for a text or client_id it does not accept."""
+    if len(text) > settings.CHAT_MAX_TEXT_LENGTH:
+        raise ProtocolError(
+            protocol.TEXT_TOO_LONG,
+            f"at most {settings.CHAT_MAX_TEXT_LENGTH} characters",
+        )
+    if not text.strip():
+        raise ProtocolError(protocol.INVALID_FIELD, "text is empty")
+    if client_id is not None and not protocol.CLIENT_ID.fullmatch(client_id):
+        raise ProtocolError(protocol.INVALID_FIELD, "client_id is invalid")
+
+
+async def store(room, author, user, text, client_id):
+    """The message's wire form, and whether it is new (a resend is not)."""
+    check(text, client_id)
+    try:
+        stored, new = await db(storage.store)(room, author, user, text, client_id)
+    except DatabaseError:
+        counters.DATABASE_ERRORS.inc()
+        raise ProtocolError(protocol.UNAVAILABLE) from None
+    message = stored.wire(room.name)
+    if new:
+        await send_logged(message_stored, room=room.name, message=message)
+    return message, new
+
+
+def event(message):
+    """The group event that delivers a stored message to a room's members."""
+    return {"type": "chat.message", "message": message}

@@ -1,0 +1,202 @@
+"""Who is present where, across worker processes: chat's members of a room,
+and which users have a connection at all.
+
+A user is present in a place while at least one of their connections is: two
+tabs count once, and the user leaves when the last one closes. With Redis each
+connection's entry carries an expiry on Redis's clock that its worker renews
+every third of the TTL; a killed worker's entries lapse, and the next sweep by
+any worker with members there removes them and reports who left: within 4/3
+of the TTL. Without Redis, presence is this process's own.
+
+Two backends behind one small interface (join, leave, members, sweep), as
+Centrifugo's PresenceManager has: ``LocalPresence`` for the in-memory channel
+layer and the tests, ``RedisPresence`` beside the Redis layer.
+"""
+
+import logging
+from collections import defaultdict
+
+from redis.exceptions import RedisError
+
+from server.extensions import redis_connections
+from server.extensions.layers import ChannelLayerUnavailable
+from server.extensions.redis_connections import CLOCK
+
+logger = logging.getLogger(__name__)
+
+# KEYS[1]: the place's users (zset, scored by expiry); KEYS[2]: this user's
+# connections (zset, scored by expiry). ARGV: connection, user, TTL seconds.
+# Returns 1 if the user was not present before.
+JOIN = (
+    CLOCK
+    + """
+local expiry = now + tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local was_present = redis.call('ZCARD', KEYS[2]) > 0
+redis.call('ZADD', KEYS[2], expiry, ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[2])
+redis.call('EXPIRE', KEYS[2], math.ceil(ARGV[3]))
+redis.call('EXPIRE', KEYS[1], math.ceil(ARGV[3]))
+if was_present then return 0 end
+return 1
+"""
+)
+
+# Same keys and ARGV. Returns 1 if that was the user's last connection.
+LEAVE = (
+    CLOCK
+    + """
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[2])
+return 1
+"""
+)
+
+# KEYS[1]: the place's users. ARGV[1]: the prefix of users' connection keys.
+# Removes the users whose every connection lapsed; returns them.
+SWEEP = (
+    CLOCK
+    + """
+local gone = {}
+for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  local connections = ARGV[1] .. user
+  redis.call('ZREMRANGEBYSCORE', connections, '-inf', now)
+  if redis.call('ZCARD', connections) == 0 then
+    redis.call('ZREM', KEYS[1], user)
+    table.insert(gone, user)
+  end
+end
+return gone
+"""
+)
+
+MEMBERS = (
+    CLOCK
+    + """
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+"""
+)
+
+
+class LocalPresence:
+    """Presence within this process: for the in-memory channel layer."""
+
+    ttl = None
+
+    def __init__(self):
+        self.places = defaultdict(lambda: defaultdict(set))
+
+    async def join(self, place, user, connection):
+        connections = self.places[place][user]
+        connections.add(connection)
+        return len(connections) == 1
+
+    async def leave(self, place, user, connection):
+        users = self.places[place]
+        users[user].discard(connection)
+        if users[user]:
+            return False
+        del users[user]
+        return True
+
+    async def members(self, place):
+        return sorted(self.places[place])
+
+    async def sweep(self, place):
+        return []
+
+
+class RedisPresence:
+    """Presence in Redis; ``renew`` keeps this process's entries alive."""
+
+    def __init__(self, client, ttl, prefix):
+        self.client = client
+        self.ttl = ttl
+        self.prefix = prefix
+        self.scripts = {
+            name: client.register_script(source)
+            for name, source in (
+                ("join", JOIN),
+                ("leave", LEAVE),
+                ("sweep", SWEEP),
+                ("members", MEMBERS),
+            )
+        }
+
+    def _keys(self, place, user):
+        return [f"{self.prefix}:{place}", f"{self.prefix}:{place}:user:{user}"]
+
+    async def join(self, place, user, connection):
+        keys = self._keys(place, user)
+        return bool(await self.scripts["join"](keys, [connection, user, self.ttl]))
+
+    async def leave(self, place, user, connection):
+        keys = self._keys(place, user)
+        return bool(await self.scripts["leave"](keys, [connection, user, self.ttl]))
+
+    async def members(self, place):
+        users = await self.scripts["members"]([f"{self.prefix}:{place}"])
+        return sorted(user.decode() for user in users)
+
+    async def sweep(self, place):
+        gone = await self.scripts["sweep"](
+            [f"{self.prefix}:{place}"], [f"{self.prefix}:{place}:user:"]
+        )
+        return [user.decode() for user in gone]
+
+
+class Presence:
+    """This process's side of presence: its own entries, renewed while they
+    last, and the sweep that reports users whose worker died to
+    ``announce_left(group, place, users)``."""
+
+    def __init__(self, backend, announce_left):
+        self.backend = backend
+        self.announce_left = announce_left
+        # group -> (place name, {(user, connection)}) of this process's members
+        self.entries = {}
+        self.renewing = None
+
+    async def enter(self, group, place, user, connection):
+        """Add a connection; True if its user was not present before."""
+        self.entries.setdefault(group, (place, set()))[1].add((user, connection))
+        if self.backend.ttl and self.renewing is None:
+            self.renewing = redis_connections.heartbeat(self.backend.ttl, self.renew)
+        return await self.backend.join(group, user, connection)
+
+    async def exit(self, group, user, connection):
+        """Remove a connection; True if it was its user's last."""
+        place, present = self.entries.get(group, (None, set()))
+        present.discard((user, connection))
+        if not present:
+            self.entries.pop(group, None)
+        return await self.backend.leave(group, user, connection)
+
+    async def members(self, group):
+        return await self.backend.members(group)
+
+    async def renew(self):
+        """Renew this process's entries (a heartbeat, every third of the TTL)
+        and sweep the places for users whose every connection lapsed."""
+        for group, (place, present) in list(self.entries.items()):
+            try:
+                for user, connection in list(present):
+                    await self.backend.join(group, user, connection)
+                gone = await self.backend.sweep(group)
+                if gone:
+                    await self.announce_left(group, place, gone)
+            except (RedisError, OSError, ChannelLayerUnavailable):
+                # Redis away: the consumers are told by the channel layer;
+                # renewing resumes when it answers.
+                logger.warning("could not renew presence in %s", place)
+
+
+def backend(ttl, prefix):
+    """Presence in Redis when the channel layer is there, else this process's."""
+    hosts = redis_connections.layer_hosts()
+    if not hosts:
+        return LocalPresence()
+    # The layer's first host: the same client, and pool, as the layer's.
+    return RedisPresence(redis_connections.client(hosts[0]), ttl, prefix)
