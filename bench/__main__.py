@@ -25,9 +25,19 @@ from pathlib import Path
 import uvloop
 
 from bench import load, targets
+from bench.publish import measure_publish
 from harness.rounds import medians
 
-MODES = ("echo", "handshakes", "memory", "fanout", "scaling", "layers", "chat")
+MODES = (
+    "echo",
+    "handshakes",
+    "memory",
+    "fanout",
+    "scaling",
+    "layers",
+    "chat",
+    "publish",
+)
 
 
 class Plan:
@@ -278,6 +288,7 @@ MEASURES = {
     "scaling": measure_scaling,
     "layers": measure_layers,
     "chat": measure_chat,
+    "publish": measure_publish,
 }
 
 

@@ -157,6 +157,44 @@ def chat_table(rows):
     return markdown(headers, lines)
 
 
+def publish_table(rows):
+    sync = next((row for row in rows if row["target"].startswith("sync")), None)
+    api = next((row for row in rows if row["target"].startswith("HTTP")), None)
+    lines = []
+    if sync:
+        lines.append(
+            [
+                "sync publishes/s through async_to_sync, one process",
+                f"{sync['ours_per_s']:,.0f}",
+                f"{sync['core_per_s']:,.0f} (channels-redis core)",
+                f"{sync['ratio']:.1f}x",
+            ]
+        )
+    if api:
+        lines += [
+            [
+                "HTTP API publishes/s, one worker",
+                f"{api['publishes_per_s']:,.0f}",
+                "",
+                "",
+            ],
+            [
+                "HTTP API call p99 ms at 200/s",
+                f"{api['call_p99_ms_at_200']:.1f}",
+                "",
+                "",
+            ],
+            [
+                "API call to delivery on the other worker, p50 / p99 ms",
+                f"{api['delivery_p50_ms']:.1f} / {api['delivery_p99_ms']:.1f}",
+                "",
+                "",
+            ],
+            ["deliveries lost", f"{api['lost']:.0f}", "", ""],
+        ]
+    return markdown(["measure", "ours", "baseline", "ratio"], lines)
+
+
 def scaling_table(rows):
     one = next((row for row in rows if row["workers"] == 1), None)
 
@@ -242,6 +280,11 @@ def table(document):
         parts += ["\n## Scaling (both cores)", scaling_table(results["scaling"])]
     if "chat" in results:
         parts += ["\n## Chat: one room over two workers", chat_table(results["chat"])]
+    if "publish" in results:
+        parts += [
+            "\n## Publishing from the application",
+            publish_table(results["publish"]),
+        ]
     return "\n".join(parts)
 
 

@@ -211,10 +211,17 @@ def api_error(request, raised):
 @api.exception_handler(ValidationError)
 def malformed(request, raised):
     where = "; ".join(
-        f"{'.'.join(map(str, problem.get('loc', ())))}: {problem.get('msg')}"
+        f"{'.'.join(map(str, field_path(problem)))}: {problem.get('msg')}"
         for problem in raised.errors
     )
     return error(request, 400, "malformed", where or "the request is malformed")
+
+
+def field_path(problem):
+    """Where a validation problem is, as the caller wrote it: a body field
+    without Ninja's "body" and parameter name in front."""
+    where = tuple(problem.get("loc", ()))
+    return where[2:] if where[:1] == ("body",) and len(where) > 2 else where
 
 
 @api.exception_handler(ProtocolError)
