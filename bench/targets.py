@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.processes import REPOSITORY, ServerProcess, free_port
+from harness.processes import REPOSITORY, ServerProcess, django_environment, free_port
 
 __all__ = ["REPOSITORY", "Running", "Target"]
 
@@ -17,26 +17,19 @@ CLIENT_CORE = 1
 
 
 def environment(**overrides):
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "SECRET_KEY": "benchmark-only-secret-key",
-            "DEBUG": "0",
-            # Per-message INFO logging is a feature to turn off under load;
-            # README gives its cost.
-            "LOG_LEVEL": "WARNING",
-            # A rate per connection is policy; the benchmark measures what a
-            # worker can do, with one connection sending as fast as it can.
-            "ECHO_RATE_PER_SECOND": "0",
-            "CHAT_RATE_PER_SECOND": "0",
-            # Every benchmark client comes from 127.0.0.1.
-            "WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS": "100000",
-        }
-    )
-    env.pop("REDIS_URL", None)
-    env.update(overrides)
-    return env
+    settings = {
+        # Per-message INFO logging is a feature to turn off under load;
+        # docs/benchmarks.md gives its cost.
+        "LOG_LEVEL": "WARNING",
+        # A rate per connection or API key is policy; the benchmark measures
+        # what a worker can do, with one client sending as fast as it can.
+        "ECHO_RATE_PER_SECOND": "0",
+        "CHAT_RATE_PER_SECOND": "0",
+        "API_RATE_PER_SECOND": "0",
+        # Every benchmark client comes from 127.0.0.1.
+        "WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS": "100000",
+    }
+    return django_environment("benchmark-only-secret-key", **{**settings, **overrides})
 
 
 def migrated_database(name):

@@ -4,6 +4,7 @@ The one helper behind the benchmark's targets (bench/targets.py) and the test
 suite's real servers (tests/servers.py).
 """
 
+import os
 import socket
 import subprocess
 import time
@@ -14,6 +15,24 @@ import psutil
 REPOSITORY = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 30
 STOP_SECONDS = 10
+
+
+def django_environment(secret_key, **overrides):
+    """The environment a process of this project runs with: its real settings,
+    DEBUG off, and no REDIS_URL inherited from the caller; an override of None
+    leaves a variable out."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "SECRET_KEY": secret_key,
+            "DEBUG": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("REDIS_URL", None)
+    env.update({name: value for name, value in overrides.items() if value is not None})
+    return env
 
 
 def free_port():

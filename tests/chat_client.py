@@ -47,6 +47,11 @@ class ChatClient:
             message = await self.next(type_, seconds, **match)
             raise AssertionError(f"expected no {type_}, received {message}")
 
+    async def ready(self):
+        """One round trip: the connection is accepted and in its groups."""
+        await self.send("rooms")
+        await self.next("rooms")
+
     async def join(self, room, **fields):
         await self.send("join", room=room, **fields)
         return await self.next("joined", room=room)

@@ -1,12 +1,12 @@
 """Real servers for the tests: daphne and redis-server as subprocesses on loopback,
 started with the helper the benchmark uses too (harness/processes.py)."""
 
-import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from harness.processes import REPOSITORY, ServerProcess, free_port
+from harness.processes import REPOSITORY, ServerProcess, django_environment, free_port
 
 __all__ = ["REPOSITORY", "free_port"]
 
@@ -32,18 +32,7 @@ def start_redis(log_dir, port=None):
 
 def service_environment(**overrides):
     """The environment a daphne subprocess runs with: DEBUG off, real settings."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "DEBUG": "0",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.pop("REDIS_URL", None)
-    env.update({name: value for name, value in overrides.items() if value is not None})
-    return env
+    return django_environment("test-secret-key-not-for-production", **overrides)
 
 
 def start_daphne(
@@ -53,6 +42,22 @@ def start_daphne(
     args = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), *extra_args]
     args.append(application)
     return start(args, port, Path(log_dir) / f"daphne-{port}.log", env=env)
+
+
+def refused_start(env):
+    """The lines daphne printed when it refused to start with ``env``; fails
+    if it started, or printed a traceback."""
+    result = subprocess.run(
+        [DAPHNE, "-p", str(free_port()), "project.asgi:application"],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip().splitlines()
 
 
 def start_launcher(log_path, env, workers=2):

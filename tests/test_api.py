@@ -129,8 +129,7 @@ async def test_send_and_disconnect_reach_every_connection_of_a_user(
         chat(workers[0], session=session) as in_chat,
         connect(workers[1], additional_headers=cookie) as in_echo,
     ):
-        await in_chat.send("rooms")
-        await in_chat.next("rooms")
+        await in_chat.ready()
         await in_echo.send("ready")
         assert await receive(in_echo) == "ready"
         notice = {"type": "notice", "text": "your export is ready"}

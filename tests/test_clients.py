@@ -1,15 +1,17 @@
 """The command-line clients, run as users run them, against real daphne servers."""
 
+import asyncio
 import queue
 import subprocess
 import sys
 import threading
+import urllib.request
 import uuid
 
 import pytest
 
 from tests import servers
-from tests.chat_client import chat
+from tests.chat_client import chat, registered_user
 
 pytestmark = pytest.mark.server
 
@@ -85,10 +87,11 @@ class ChatProcess:
     """``python -m chat.client`` with its input a pipe and its output read line by
     line on a thread, so the test can wait for the line it needs."""
 
-    def __init__(self, port, room, name):
+    def __init__(self, port, room, name=None, session=None):
+        who = ["--name", name] if name else ["--session", session]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "chat.client", f"ws://127.0.0.1:{port}/ws/chat/"]
-            + ["--room", room, "--name", name],
+            + ["--room", room, *who],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -188,3 +191,22 @@ async def test_chat_client_resumes_across_a_server_restart_without_gap_or_double
         "three",
         "four",
     ]
+
+
+async def test_chat_client_stops_when_its_user_is_signed_out(
+    start_daphne, room, server_database_url
+):
+    server = start_daphne(API_KEYS="k")
+    name = f"cli{uuid.uuid4().hex[:6]}"
+    session = await asyncio.to_thread(registered_user, server_database_url, name)
+    carol = ChatProcess(server.port, room, session=session)
+    carol.wait_for(f"* joined {room}")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/users/{name}/disconnect",
+        data=b"{}",
+        headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
+    )
+    await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
+    carol.wait_for("* signed out")
+    assert carol.process.wait(timeout=OUTPUT_SECONDS) == 1
+    assert not [line for line in carol.lines if "reconnecting" in line]

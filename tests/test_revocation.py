@@ -97,10 +97,8 @@ async def test_a_change_made_in_a_plain_process_closes_every_socket_of_the_user(
         chat(workers[0], session=session) as first,
         chat(workers[1], session=other) as second,
     ):
-        await first.send("rooms")
-        await first.next("rooms")
-        await second.send("rooms")
-        await second.next("rooms")
+        await first.ready()
+        await second.ready()
         await asyncio.to_thread(manage, server_database_url, code, REDIS_URL=redis_url)
         assert await closed_with(first.websocket) == (3000, reason)
         assert await closed_with(second.websocket) == (3000, reason)

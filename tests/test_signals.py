@@ -99,8 +99,7 @@ async def test_members_joining_and_leaving_a_room_are_signalled_once_per_user(
         await first.join(room)
         async with chat(workers[1], name=name) as second:
             await second.join(room)
-        await first.send("rooms")
-        await first.next("rooms")
+        await first.ready()
         assert records(signal_log, "member_left", room=room) == []
     await wait_until(lambda: records(signal_log, "member_left", room=room))
     assert len(records(signal_log, "member_joined", room=room, user=name)) == 1
@@ -120,13 +119,10 @@ async def test_a_users_first_connection_and_last_across_workers(
     )
     user_id = int(output.splitlines()[-1])
     async with chat(workers[0], session=session) as first:
-        await first.send("rooms")
-        await first.next("rooms")
+        await first.ready()
         async with chat(workers[1], session=session) as second:
-            await second.send("rooms")
-            await second.next("rooms")
-        await first.send("rooms")
-        await first.next("rooms")
+            await second.ready()
+        await first.ready()
         assert records(signal_log, "user_disconnected", user_id=user_id) == []
     await wait_until(lambda: records(signal_log, "user_disconnected", user_id=user_id))
     assert len(records(signal_log, "user_connected", user_id=user_id)) == 1
