@@ -25,6 +25,7 @@ from pathlib import Path
 import uvloop
 
 from bench import load, targets
+from bench.connections import measure_connections
 from bench.publish import measure_publish
 from harness.rounds import medians
 
@@ -37,6 +38,7 @@ MODES = (
     "layers",
     "chat",
     "publish",
+    "connections",
 )
 
 
@@ -65,6 +67,10 @@ class Plan:
         self.chat_members = 10 if quick else 100
         # Messages a second offered to the chat room for its latency figures.
         self.chat_offered = 200
+        # Connections held by one worker, and how long they idle.
+        self.crowd = 300 if quick else 100_000
+        self.crowd_idle = 1.0 if quick else 60.0
+        self.crowd_broadcast_wait = 60.0
 
 
 def baselines():
@@ -289,6 +295,7 @@ MEASURES = {
     "layers": measure_layers,
     "chat": measure_chat,
     "publish": measure_publish,
+    "connections": measure_connections,
 }
 
 
@@ -312,6 +319,11 @@ def main(argv=None):
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--charts", action="store_true", help="draw PNG charts")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        help="connections for the connections mode (100,000; 300 with --quick)",
+    )
     args = parser.parse_args(argv)
 
     from bench import report
@@ -322,6 +334,8 @@ def main(argv=None):
     plan = Plan(args.quick)
     if args.rounds:
         plan.rounds = args.rounds
+    if args.connections:
+        plan.crowd = args.connections
     results, rounds = uvloop.run(run(args.modes, plan))
     document = {
         "command": "python -m bench " + " ".join(argv or sys.argv[1:]),

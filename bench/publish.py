@@ -24,10 +24,10 @@ API_CONCURRENCY = 16
 FIXED_RATE = 200
 
 
-async def sync_publishes(plan, redis_url, layer):
+async def sync_publishes(plan, redis_url, layer, how="async_to_sync"):
     seconds = 1.0 if plan.quick else 5.0
     env = targets.environment(REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer)
-    command = [sys.executable, "-m", "bench.publish_sync", str(seconds)]
+    command = [sys.executable, "-m", "bench.publish_sync", how, str(seconds)]
     result = await asyncio.to_thread(
         subprocess.run,
         ["taskset", "-c", str(targets.SERVER_CORE), *command],
@@ -142,12 +142,15 @@ async def measure_publish(plan):
     try:
         ours = await sync_publishes(plan, redis_url, "inbox")
         core = await sync_publishes(plan, redis_url, "core")
+        module = await sync_publishes(plan, redis_url, "inbox", how="publish")
         rows.append(
             {
                 "target": "sync publishes, inbox vs core",
                 "ours_per_s": ours,
                 "core_per_s": core,
                 "ratio": ours / core,
+                "publish_module_per_s": module,
+                "publish_module_ratio": module / core,
             }
         )
         # targets.environment turns the API's rate limit off: capacity, not policy.

@@ -170,6 +170,14 @@ def publish_table(rows):
                 f"{sync['ratio']:.1f}x",
             ]
         )
+        lines.append(
+            [
+                "sync publishes/s through realtime.publish.send_to_group",
+                f"{sync['publish_module_per_s']:,.0f}",
+                f"{sync['core_per_s']:,.0f} (channels-redis core)",
+                f"{sync['publish_module_ratio']:.1f}x",
+            ]
+        )
     if api:
         lines += [
             [
@@ -193,6 +201,26 @@ def publish_table(rows):
             ["deliveries lost", f"{api['lost']:.0f}", "", ""],
         ]
     return markdown(["measure", "ours", "baseline", "ratio"], lines)
+
+
+def connections_table(rows):
+    lines = [
+        [
+            f"{row['connections']:,}",
+            f"{row['opened_per_s']:,.0f}",
+            f"{row['dropped_while_idle']:.0f}",
+            f"{row['kb_per_connection']:.1f}",
+            f"{row['idle_worker_cores']:.1%} over {row['idle_seconds']:.0f} s",
+            f"{row['broadcast_seconds']:.2f}",
+            f"{row['deliveries_per_s']:,.0f}",
+            f"{row['closed_1001']:,.0f} in {row['close_seconds']:.1f} s",
+        ]
+        for row in rows
+    ]
+    headers = ["connections", "opened/s", "dropped idle", "KB each"]
+    headers += ["worker CPU idle", "broadcast to last, s", "deliveries/s"]
+    headers += ["closed 1001 on SIGTERM"]
+    return markdown(headers, lines)
 
 
 def scaling_table(rows):
@@ -280,6 +308,11 @@ def table(document):
         parts += ["\n## Scaling (both cores)", scaling_table(results["scaling"])]
     if "chat" in results:
         parts += ["\n## Chat: one room over two workers", chat_table(results["chat"])]
+    if "connections" in results:
+        parts += [
+            "\n## Many connections on one worker",
+            connections_table(results["connections"]),
+        ]
     if "publish" in results:
         parts += [
             "\n## Publishing from the application",

@@ -1,6 +1,7 @@
 """The ASGI application: ``daphne project.asgi:application``.
 
-HTTP goes to Django. WebSocket handshakes pass the Host check
+HTTP goes to Django; /api/ to Django without the pages' middleware
+(realtime/handler.py). WebSocket handshakes pass the Host check
 (server.operations.middleware.host), the origin check (.origin), then session
 and user lookup (.auth), then the URL router: the ``websocket_urlpatterns`` of
 every installed app that has a ``routing`` module, in INSTALLED_APPS order, and
@@ -34,6 +35,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 from django.utils.module_loading import module_has_submodule  # noqa: E402
 
+from realtime.handler import API_PREFIX, ApiHandler  # noqa: E402
 from server import extensions, transport  # noqa: E402
 from server.extensions.close_codes import GOING_AWAY, TOO_SLOW  # noqa: E402
 from server.operations.middleware.auth import SessionAuthMiddleware  # noqa: E402
@@ -70,9 +72,18 @@ def websocket_urlpatterns():
     return patterns
 
 
+api_application = ApiHandler()
+
+
+async def http_application(scope, receive, send):
+    if scope["path"].startswith(API_PREFIX):
+        return await api_application(scope, receive, send)
+    return await django_application(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": http_application,
         "websocket": allowed_hosts_only(
             allowed_hosts_or_no_origin(
                 SessionAuthMiddleware(URLRouter(websocket_urlpatterns()))

@@ -43,6 +43,7 @@ from django.contrib.auth.models import AnonymousUser
 from chat import posting, protocol, storage
 from server.extensions import users
 from server.extensions.close_codes import SIGNED_OUT
+from server.extensions.layers import PUBLISHER
 
 
 class Posted(NamedTuple):
@@ -100,8 +101,27 @@ def find_user_id(username):
     return model.objects.filter(username=username).values_list("pk", flat=True).first()
 
 
-send_to_group = async_to_sync(asend_to_group)
-send_to_user = async_to_sync(asend_to_user)
-disconnect_user = async_to_sync(adisconnect_user)
-disconnect_session = async_to_sync(adisconnect_session)
-post_message = async_to_sync(apost_message)
+def blocking(async_function):
+    """The sync form of ``async_function``. In a process whose channel layer
+    receives (a server, whose view threads asgiref hands back to its loop) it
+    is ``async_to_sync``; in a plain process it runs on the layer's publisher
+    thread instead, sparing ``async_to_sync``'s new event loop and thread per
+    call (docs/benchmarks.md gives the difference)."""
+    through_asgiref = async_to_sync(async_function)
+
+    def call(*args, **kwargs):
+        layer = get_channel_layer()
+        if PUBLISHER in layer.extensions and not layer.receives():
+            return layer.publish_blocking(async_function(*args, **kwargs))
+        return through_asgiref(*args, **kwargs)
+
+    call.__name__ = async_function.__name__.removeprefix("a")
+    call.__doc__ = async_function.__doc__
+    return call
+
+
+send_to_group = blocking(asend_to_group)
+send_to_user = blocking(asend_to_user)
+disconnect_user = blocking(adisconnect_user)
+disconnect_session = blocking(adisconnect_session)
+post_message = blocking(apost_message)

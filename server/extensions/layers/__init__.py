@@ -10,7 +10,10 @@ A layer declares what it offers beyond Channels' interface in its
   events straight to an idle member's connection (``local.py``);
 - ``"outages"``: ``survive_outages(channel)`` lets a consumer ride out a Redis
   outage, told by ``layer.outage`` and ``layer.restored`` events, and
-  ``group_send_local`` reaches this process's members meanwhile.
+  ``group_send_local`` reaches this process's members meanwhile;
+- ``"publisher"``: ``receives()`` says whether a loop of this process
+  receives, and ``publish_blocking(coroutine)`` runs a send on the layer's
+  publisher thread for sync code in a process that does not (``publisher.py``).
 """
 
 
@@ -22,3 +25,4 @@ class ChannelLayerUnavailable(ConnectionError):
 
 FASTLANE = "fastlane"
 OUTAGES = "outages"
+PUBLISHER = "publisher"

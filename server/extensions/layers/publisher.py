@@ -32,6 +32,20 @@ class Publisher:
         self._thread = None
         self._pid = None
 
+    def owns(self, loop):
+        return loop is self._loop
+
+    def call(self, coroutine):
+        """Run ``coroutine`` on the publisher's loop and wait for its result,
+        from sync code: a thread with no event loop running."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+            return future.result()
+        coroutine.close()
+        raise RuntimeError("sync code only: from async code, await the async form")
+
     async def run(self, coroutine):
         """Run ``coroutine`` on the publisher's loop; cancelling the caller
         cancels it there."""

@@ -63,7 +63,7 @@ from redis.exceptions import RedisError
 
 from server.extensions import counters, redis_connections
 
-from . import FASTLANE, OUTAGES, ChannelLayerUnavailable, scripts
+from . import FASTLANE, OUTAGES, PUBLISHER, ChannelLayerUnavailable, scripts
 from .local import Lane, LocalChannels
 from .outage import Outage
 from .publisher import Publisher
@@ -110,7 +110,7 @@ RECEIVING_RULE = (
 
 
 class RedisInboxChannelLayer(BaseChannelLayer):
-    extensions = ["groups", "flush", FASTLANE, OUTAGES]
+    extensions = ["groups", "flush", FASTLANE, OUTAGES, PUBLISHER]
 
     def __init__(
         self,
@@ -285,6 +285,14 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         await redis_connections.close_clients()
         await asyncio.to_thread(self._publisher.close)
 
+    def receives(self):
+        """Whether a loop of this process receives (a server's does)."""
+        return self._loop is not None and not self._loop.is_closed()
+
+    def publish_blocking(self, coroutine):
+        """Run a send on the publisher thread and wait for it, from sync code."""
+        return self._publisher.call(coroutine)
+
     # Which loop does what.
 
     def _receives_here(self):
@@ -292,7 +300,8 @@ class RedisInboxChannelLayer(BaseChannelLayer):
 
     async def _sending(self, coroutine):
         """Run a send on this loop if it receives, else on the publisher's."""
-        if self._receives_here():
+        loop = asyncio.get_running_loop()
+        if self._loop is loop or self._publisher.owns(loop):
             return await coroutine
         return await self._publisher.run(coroutine)
 

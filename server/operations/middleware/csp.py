@@ -7,6 +7,9 @@ page's own host (CSP Level 3 matches ws: and wss: to http: and https:).
 Django 5.2 has no CSP support of its own (6.0 adds it).
 """
 
+from asgiref.sync import iscoroutinefunction
+from django.utils.decorators import sync_and_async_middleware
+
 POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -22,10 +25,21 @@ POLICY = "; ".join(
 )
 
 
+@sync_and_async_middleware
 def content_security_policy(get_response):
-    def middleware(request):
-        response = get_response(request)
-        response.headers.setdefault("Content-Security-Policy", POLICY)
-        return response
+    # Both modes, so that an async view (the HTTP API) takes no thread hop here.
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            response = await get_response(request)
+            response.headers.setdefault("Content-Security-Policy", POLICY)
+            return response
+
+    else:
+
+        def middleware(request):
+            response = get_response(request)
+            response.headers.setdefault("Content-Security-Policy", POLICY)
+            return response
 
     return middleware
