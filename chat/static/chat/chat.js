@@ -55,9 +55,13 @@ function connect() {
       localStorage.removeItem("chat-name");
     }
     if (event.code === 3000) {
+      // Signed out elsewhere: this page's identity is gone; it stays so.
       stopped = true;
       setStatus("offline", "signed out");
-      showError("You were signed out. Log in again to go on chatting.");
+      $("text").disabled = true;
+      $("send").disabled = true;
+      $("error").className = "error";
+      $("error").textContent = "You were signed out. Reload the page to log in again.";
     }
     if (!stopped) setTimeout(connect, backoff());
   };
