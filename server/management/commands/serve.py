@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from project import environment as env
-from server.transport.launcher.workers import Workers, daphne_command
+from server.transport.launcher.workers import Workers, daphne_command, endpoint
 
 
 class Command(BaseCommand):
@@ -35,6 +35,6 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         if workers == 1:
-            command = daphne_command(["-b", host, "-p", str(port)], daphne_args)
+            command = daphne_command(endpoint(host, port), daphne_args)
             os.execv(command[0], command)
         raise SystemExit(Workers(host, port, workers, daphne_args).run())
