@@ -37,7 +37,6 @@ from typing import NamedTuple
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async as db
 from channels.layers import get_channel_layer
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
 from chat import posting, protocol, storage
@@ -89,16 +88,11 @@ async def user_id(user):
     if isinstance(user, int):
         return user
     if isinstance(user, str):
-        found = await db(find_user_id)(user)
+        found = await db(storage.user_named)(user)
         if found is None:
             raise LookupError(f"no user named {user!r}")
-        return found
+        return found.pk
     return user.pk
-
-
-def find_user_id(username):
-    model = get_user_model()
-    return model.objects.filter(username=username).values_list("pk", flat=True).first()
 
 
 def blocking(async_function):

@@ -13,9 +13,12 @@ Centrifugo's PresenceManager has: ``LocalPresence`` for the in-memory channel
 layer and the tests, ``RedisPresence`` beside the Redis layer.
 """
 
+import asyncio
 import logging
+import weakref
 from collections import defaultdict
 
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from server.extensions import redis_connections
@@ -200,3 +203,17 @@ def backend(ttl, prefix):
         return LocalPresence()
     # The layer's first host: the same client, and pool, as the layer's.
     return RedisPresence(redis_connections.client(hosts[0]), ttl, prefix)
+
+
+# event loop -> {key prefix: Presence}; a loop that is gone takes its own.
+_by_loop = weakref.WeakKeyDictionary()
+
+
+def for_this_loop(prefix, announce_left):
+    """This process's Presence under ``prefix`` for the running event loop:
+    one for all of the loop's connections, so that one heartbeat renews them.
+    The first caller's ``announce_left`` is the one kept."""
+    found = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    if prefix not in found:
+        found[prefix] = Presence(backend(settings.PRESENCE_TTL, prefix), announce_left)
+    return found[prefix]

@@ -11,14 +11,11 @@ Phoenix gives each socket an ``id`` for the same purpose. realtime/publish.py
 is what application code calls; this module only names the groups and events.
 """
 
-import asyncio
 import hashlib
 import json
 
-from django.conf import settings
-
 from .close_codes import SIGNED_OUT
-from .presence import Presence, backend
+from .presence import for_this_loop
 from .signals import send_logged, user_disconnected
 
 SEND = "realtime.send"
@@ -57,20 +54,14 @@ def authenticated_user(scope):
 
 # Presence of users across workers: who has at least one connection open.
 USERS = "users"
-_presence_by_loop = {}
 
 
 def presence():
-    """This process's presence of users (one per event loop); a user whose
-    last connection lapsed with a killed worker is reported by the sweep."""
-    loop = asyncio.get_running_loop()
-    if loop not in _presence_by_loop:
-        _presence_by_loop.clear()
+    """This process's presence of users; a user whose last connection lapsed
+    with a killed worker is reported by the sweep."""
 
-        async def announce_left(group, place, user_ids):
-            for user_id in user_ids:
-                await send_logged(user_disconnected, user_id=int(user_id))
+    async def announce_left(group, place, user_ids):
+        for user_id in user_ids:
+            await send_logged(user_disconnected, user_id=int(user_id))
 
-        places = backend(settings.PRESENCE_TTL, "presence")
-        _presence_by_loop[loop] = Presence(places, announce_left)
-    return _presence_by_loop[loop]
+    return for_this_loop("presence", announce_left)
