@@ -23,6 +23,8 @@ MAX_REDIS_CONNECTIONS = 1000
 BLOCK_FRACTION = 0.4
 UPSTREAM_SOCKET_TIMEOUT = 10
 SENTINEL_SCHEME = "sentinel"
+# redis+cluster://host:port[,host:port...]: a Redis Cluster, any node a seed.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 # README gives the measurements behind the default.
 REDIS_LAYERS = {
     "inbox": "server.extensions.layers.redis_inbox.RedisInboxChannelLayer",
@@ -41,8 +43,11 @@ def channel_layers(
     socket_timeout=5.0,
     hosts=(),
     flavour="inbox",
+    cluster_partitions=16,
 ):
-    """``hosts``: further Redis URLs; keys are spread over all of them."""
+    """``hosts``: further Redis URLs; keys are spread over all of them.
+    ``cluster_partitions``: on a Redis Cluster, how many slots the layer's
+    keys are spread over (``redis_inbox.py``)."""
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     if flavour not in REDIS_LAYERS:
@@ -57,6 +62,16 @@ def channel_layers(
         ),
     }
     urls = [redis_url, *hosts]
+    if len(urls) > 1 and any(cluster_url(url) for url in urls):
+        raise ImproperlyConfigured(
+            "REDIS_SHARDS cannot go with a Redis Cluster: the cluster spreads "
+            "the keys over its masters itself"
+        )
+    if flavour != "inbox" and cluster_url(redis_url):
+        raise ImproperlyConfigured(
+            f"REDIS_CHANNEL_LAYER={flavour} cannot run on a Redis Cluster "
+            "(channels-redis's scripts touch keys in different slots); use inbox"
+        )
     config = {"hosts": [redis_host(url, pool) for url in urls], "prefix": "echo"}
     if flavour != "pubsub":
         # Pub/sub keeps nothing in Redis, so these do not apply to it.
@@ -66,22 +81,30 @@ def channel_layers(
             membership_ttl=membership_ttl,
             block_seconds=socket_timeout * BLOCK_FRACTION,
         )
+        if cluster_url(redis_url):
+            config.update(cluster_partitions=cluster_partitions)
     return {"default": {"BACKEND": REDIS_LAYERS[flavour], "CONFIG": config}}
 
 
 def redis_host(url, pool):
-    """One entry of channels-redis's ``hosts`` list, for a URL or a Sentinel URL.
+    """One entry of channels-redis's ``hosts`` list, for a URL, a Sentinel URL
+    or a Cluster URL.
 
     ``sentinel://[:password@]host:port[,host:port...]/master_name[/db]`` names the
     Sentinels and the master they watch; the password is the master's.
+    ``redis+cluster://[[user]:password@]host:port[,host:port...]`` (or
+    ``rediss+cluster://`` for TLS) names seed nodes of a Redis Cluster, which
+    the client asks for the rest; the entry is ``{"cluster": ..., "seeds": ...}``.
     """
     scheme = url.split("://", 1)[0]
     if scheme in REDIS_SCHEMES:
         return {"address": url, **pool}
+    if scheme in CLUSTER_SCHEMES:
+        return cluster_host(url, pool)
     if scheme != SENTINEL_SCHEME:
         raise ImproperlyConfigured(
-            f"REDIS_URL must start with redis://, rediss://, unix:// or "
-            f"sentinel://, not {scheme}://"
+            f"REDIS_URL must start with redis://, rediss://, unix://, "
+            f"sentinel:// or redis+cluster://, not {scheme}://"
         )
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)
@@ -103,5 +126,25 @@ def redis_host(url, pool):
 def sentinel_address(item):
     name, _, port = item.rpartition(":")
     if not name or not port.isdigit():
-        raise ImproperlyConfigured(f"sentinel address {item!r} is not host:port")
+        raise ImproperlyConfigured(f"Redis address {item!r} is not host:port")
     return (name.strip("[]"), int(port))
+
+
+def cluster_url(url):
+    return url.split("://", 1)[0] in CLUSTER_SCHEMES
+
+
+def cluster_host(url, pool):
+    """A Redis Cluster's entry: the first seed as a plain URL (credentials and
+    query kept), and every seed as ``(host, port)``."""
+    parts = urlsplit(url)
+    credentials, _, seeds = parts.netloc.rpartition("@")
+    if parts.path.strip("/") not in ("", "0"):
+        raise ImproperlyConfigured("a Redis Cluster has only database 0")
+    addresses = [sentinel_address(item) for item in seeds.split(",")]
+    scheme = CLUSTER_SCHEMES[parts.scheme]
+    at = f"{credentials}@" if credentials else ""
+    first = f"{scheme}://{at}{seeds.split(',')[0]}/"
+    if parts.query:
+        first += f"?{parts.query}"
+    return {"cluster": first, "seeds": addresses, **pool}

@@ -122,6 +122,10 @@ CHANNEL_LAYERS = channel_layers(
     socket_timeout=env.number("REDIS_SOCKET_TIMEOUT", 5.0, minimum=0.5),
     hosts=env.words("REDIS_SHARDS", ""),
     flavour=env.text("REDIS_CHANNEL_LAYER", "inbox"),
+    # On a Redis Cluster, the slots the layer's groups are spread over, each
+    # read by one blocking call per worker: up to this many masters share
+    # the load, and each worker holds this many reading connections.
+    cluster_partitions=env.integer("REDIS_CLUSTER_PARTITIONS", 16, minimum=1),
 )
 
 # The largest WebSocket message, in bytes, that the server accepts; a larger

@@ -6,7 +6,9 @@ from prometheus_client import Counter, Histogram
 
 GROUP_SENDS = Counter("group_sends", "Messages sent to a group")
 REDIS_ERRORS = Counter(
-    "redis_errors", "Redis operations of the channel layer that failed"
+    "redis_errors",
+    "Redis operations of the channel layer that failed, by node (host:port)",
+    ["node"],
 )
 DATABASE_ERRORS = Counter(
     "database_errors", "Chat messages the database could not store"

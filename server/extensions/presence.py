@@ -19,7 +19,6 @@ import weakref
 from collections import defaultdict
 
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from server.extensions import redis_connections
 from server.extensions.layers import ChannelLayerUnavailable
@@ -57,7 +56,8 @@ return 1
 """
 )
 
-# KEYS[1]: the place's users. ARGV[1]: the prefix of users' connection keys.
+# KEYS[1]: the place's users. ARGV[1]: the prefix of users' connection keys,
+# which share KEYS[1]'s hash tag and so its slot on a cluster.
 # Removes the users whose every connection lapsed; returns them.
 SWEEP = (
     CLOCK
@@ -112,7 +112,8 @@ class LocalPresence:
 
 
 class RedisPresence:
-    """Presence in Redis; ``renew`` keeps this process's entries alive."""
+    """Presence in Redis; ``renew`` keeps this process's entries alive. Every
+    failure of Redis raises ChannelLayerUnavailable, as the layer's do."""
 
     def __init__(self, client, ttl, prefix):
         self.client = client
@@ -128,24 +129,36 @@ class RedisPresence:
             )
         }
 
+    async def _run(self, script, keys, args=()):
+        try:
+            await redis_connections.ready(self.client)
+            return await self.scripts[script](keys, args)
+        except redis_connections.ERRORS as error:
+            raise ChannelLayerUnavailable(f"presence: {error!r}") from error
+
+    def _place(self, place):
+        # A hash tag: on a Redis Cluster, a place and its users' keys share
+        # one slot, as the scripts need; places spread over the masters.
+        return f"{self.prefix}:{{{place}}}"
+
     def _keys(self, place, user):
-        return [f"{self.prefix}:{place}", f"{self.prefix}:{place}:user:{user}"]
+        return [self._place(place), f"{self._place(place)}:user:{user}"]
 
     async def join(self, place, user, connection):
         keys = self._keys(place, user)
-        return bool(await self.scripts["join"](keys, [connection, user, self.ttl]))
+        return bool(await self._run("join", keys, [connection, user, self.ttl]))
 
     async def leave(self, place, user, connection):
         keys = self._keys(place, user)
-        return bool(await self.scripts["leave"](keys, [connection, user, self.ttl]))
+        return bool(await self._run("leave", keys, [connection, user, self.ttl]))
 
     async def members(self, place):
-        users = await self.scripts["members"]([f"{self.prefix}:{place}"])
+        users = await self._run("members", [self._place(place)])
         return sorted(user.decode() for user in users)
 
     async def sweep(self, place):
-        gone = await self.scripts["sweep"](
-            [f"{self.prefix}:{place}"], [f"{self.prefix}:{place}:user:"]
+        gone = await self._run(
+            "sweep", [self._place(place)], [f"{self._place(place)}:user:"]
         )
         return [user.decode() for user in gone]
 
@@ -190,7 +203,7 @@ class Presence:
                 gone = await self.backend.sweep(group)
                 if gone:
                     await self.announce_left(group, place, gone)
-            except (RedisError, OSError, ChannelLayerUnavailable):
+            except ChannelLayerUnavailable:
                 # Redis away: the consumers are told by the channel layer;
                 # renewing resumes when it answers.
                 logger.warning("could not renew presence in %s", place)

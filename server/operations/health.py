@@ -2,7 +2,8 @@
 
 ``/healthz``: the process is up and serving HTTP. ``/readyz``: it can do its
 work, that is the database answers and, when the channel layer is on Redis,
-every Redis host answers; 503 naming what failed otherwise. The compose file's
+every Redis host answers (on a Redis Cluster, every master); 503 naming what
+failed otherwise. The compose file's
 healthcheck asks ``/readyz`` through ``python -m server.operations.probe``.
 """
 
@@ -52,5 +53,10 @@ def database_answers():
 
 
 async def redis_answers(hosts):
+    """Every host answers; on a cluster, every master."""
     for host in hosts:
-        await redis_connections.client(host).ping()
+        client = redis_connections.client(host)
+        if redis_connections.is_cluster(host):
+            await client.ping(target_nodes=client.PRIMARIES)
+        else:
+            await client.ping()

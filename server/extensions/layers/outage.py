@@ -15,13 +15,14 @@ class Outage:
         self.name = name
         self.down = False
 
-    def failed(self, error):
-        """Record a failure; True if it starts an outage."""
-        counters.REDIS_ERRORS.inc()
+    def failed(self, error, node):
+        """Record a failure of Redis node ``node`` (``host:port``); True if it
+        starts an outage."""
+        counters.REDIS_ERRORS.labels(node).inc()
         if self.down:
             return False
         self.down = True
-        logger.error("%s unavailable: %r", self.name, error)
+        logger.error("%s unavailable (%s): %r", self.name, node, error)
         return True
 
     def recovered(self):

@@ -35,6 +35,31 @@ How this one works:
 Named channels (no ``!``, as ``runworker`` uses) are Redis lists of their own,
 read by a task of their own in the process that receives on them.
 
+Partitions. The keys are spread over *partitions*, each a key prefix on one
+Redis host: with several hosts (``REDIS_SHARDS``) a partition per host; on a
+Redis Cluster, ``cluster_partitions`` of them on the one cluster, each prefix a
+hash tag (``echo:{3.0}:``) whose slot lies in the partition's share of the
+16,384, so that each master serves as many. A group, its inbox copies and the
+named channel's list each live in one partition, so that every script and
+command touches one slot; each worker has an inbox in every partition and one
+reader for each. Adding masters (and resharding) moves partitions, and so
+groups, onto them.
+
+Why per-slot inboxes rather than Redis 7's sharded pub/sub (``SPUBLISH`` to a
+channel per partition, ``SSUBSCRIBE`` by each worker): a message published
+while a worker's subscription is down (a failover, a reconnect) is gone, and
+nothing tells the worker which ones it missed; a list keeps it until the
+reader comes back, and the reader's failure is the outage the members are
+told of. Measured on a three-master loopback cluster (``docs/benchmarks.md``),
+the lists cost no fan-out rate that sharded pub/sub would win back, and keep
+``CHANNEL_CAPACITY`` and ``CHANNEL_EXPIRY`` working as on one Redis.
+
+On a cluster a node's failure is an outage of the layer as on one Redis (every
+local channel is failed, the process takes a new identity), until the
+cluster has promoted a replica, which the readers find on their next attempt.
+The cluster client never retries a command itself (see
+``redis_connections.cluster_client``): a retried push could deliver twice.
+
 Event loops. Receiving (``new_channel``, ``receive``, ``group_add`` of a
 process channel) belongs to one event loop, the server's: the first to
 receive. Another loop may receive once that one has closed (a test's, say);
@@ -59,9 +84,9 @@ from typing import NamedTuple
 import msgpack
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
-from redis.exceptions import RedisError
 
 from server.extensions import counters, redis_connections
+from server.extensions.redis_connections import cluster_tags, is_cluster
 
 from . import FASTLANE, OUTAGES, PUBLISHER, ChannelLayerUnavailable, scripts
 from .local import Lane, LocalChannels
@@ -91,7 +116,7 @@ BLOCK_SECONDS = 2
 READ_BATCH = 256
 # Pause between attempts to read again after Redis failed.
 RETRY_SECONDS = 0.5
-REDIS_ERRORS = (RedisError, OSError)
+REDIS_ERRORS = redis_connections.ERRORS
 CHANNEL, GROUP = 0, 1
 
 
@@ -100,6 +125,13 @@ class HostClient(NamedTuple):
 
     client: object
     scripts: dict
+
+
+class Partition(NamedTuple):
+    """A share of the layer's keys: the host holding them, and their prefix."""
+
+    host: int
+    keys: str
 
 
 RECEIVING_RULE = (
@@ -122,6 +154,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         channel_capacity=None,
         membership_ttl=30,
         block_seconds=BLOCK_SECONDS,
+        cluster_partitions=16,
     ):
         super().__init__(
             expiry=expiry, capacity=capacity, channel_capacity=channel_capacity
@@ -131,6 +164,15 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         if not self.hosts:
             raise ValueError("RedisInboxChannelLayer needs at least one Redis host")
         self.prefix = prefix
+        if is_cluster(self.hosts[0]):
+            self.partitions = [
+                Partition(0, f"{prefix}:{{{tag}}}:")
+                for tag in cluster_tags(cluster_partitions)
+            ]
+        else:
+            self.partitions = [
+                Partition(index, f"{prefix}:") for index in range(len(self.hosts))
+            ]
         self.group_expiry = group_expiry
         self.membership_ttl = membership_ttl
         self.block_seconds = block_seconds
@@ -156,10 +198,15 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def _send(self, channel, raw):
         if "!" in channel:
             worker = worker_of(channel)
-            pushed = await self._push(self._inbox(worker), raw, capacity=0)
+            index = self._partition(worker)
+            pushed = await self._push(index, self._inbox(worker, index), raw, 0)
         else:
-            key = self._channel_key(channel)
-            pushed = await self._push(key, raw, self.get_capacity(channel))
+            pushed = await self._push(
+                self._partition(channel),
+                self._channel_key(channel),
+                raw,
+                self.get_capacity(channel),
+            )
         if not pushed:
             raise ChannelFull(channel)
 
@@ -169,8 +216,9 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         if "!" in channel:
             self._require_local(channel)
         elif channel not in self._named_readers:
+            key, index = self._channel_key(channel), self._partition(channel)
             self._named_readers[channel] = self._loop.create_task(
-                self._read(self._channel_key(channel), channel)
+                self._read(key, channel, index)
             )
         queue = self.local.open(channel)
         try:
@@ -230,16 +278,20 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         await self._sending(self._group_send(group, raw))
 
     async def _group_send(self, group, raw):
-        named = await self._script(
-            group,
+        index = self._partition(group)
+        named = await self._run(
+            index,
             "send_to_group",
             keys=[self._group_key(group)],
-            args=[raw, self._inbox(""), self.expiry],
+            args=[raw, self._inbox("", index), self.expiry],
         )
         for channel in named:
             name = channel.decode()
             if not await self._push(
-                self._channel_key(name), raw, self.get_capacity(name)
+                self._partition(name),
+                self._channel_key(name),
+                raw,
+                self.get_capacity(name),
             ):
                 logger.info(
                     "group %s: channel %s is full, message dropped", group, name
@@ -273,7 +325,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     async def _flush(self):
         for client, _ in self._clients_here():
             async for key in client.scan_iter(match=f"{self.prefix}:*"):
-                await client.unlink(key)
+                await client.unlink(key)  # one key a call: one slot a call
 
     async def close_pools(self):
         """Stop receiving if this is the receiving loop, and close this loop's
@@ -316,8 +368,9 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             ]
         return clients
 
-    def _scripts_here(self, index):
-        return self._clients_here()[index].scripts
+    def _client_here(self, index):
+        """This loop's client, with its scripts, for partition ``index``."""
+        return self._clients_here()[self.partitions[index].host]
 
     # Receiving, on one loop.
 
@@ -341,11 +394,9 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         """A worker id, and readers of its inbox; earlier readers stop."""
         self.worker = "w" + secrets.token_hex(8)
         self._registered = set()
-        inbox = self._inbox(self.worker)
-        self._tasks.extend(
-            self._loop.create_task(self._read(inbox, None, index))
-            for index in range(len(self._clients))
-        )
+        for index in range(len(self.partitions)):
+            inbox = self._inbox(self.worker, index)
+            self._tasks.append(self._loop.create_task(self._read(inbox, None, index)))
 
     def _stop(self):
         if self._loop is None:
@@ -359,26 +410,33 @@ class RedisInboxChannelLayer(BaseChannelLayer):
 
     # The process's own tasks.
 
-    async def _read(self, key, channel, index=None):
-        """Move messages from a Redis list into local queues, for good.
+    async def _read(self, key, channel, index):
+        """Move messages from a Redis list in partition ``index`` into local
+        queues, for good.
 
         ``channel`` is None for this process's inbox, whose messages say which
         channel or group they are for; else the named channel the list holds.
         """
-        client = self._clients[self._host(key) if index is None else index]
-        while channel is not None or key == self._inbox(self.worker):
+        client = self._clients[self.partitions[index].host]
+        while channel is not None or key == self._inbox(self.worker, index):
             try:
+                await redis_connections.ready(client)
                 if self.outage.down:
-                    await client.ping()
+                    # One key, so that on a cluster it asks that key's master.
+                    await client.llen(key)
                     self._recovered()
-                popped = await client.blmpop(
-                    self.block_seconds, 1, key, direction="LEFT", count=READ_BATCH
+                popped = await redis_connections.pop_batch(
+                    client, key, self.block_seconds, READ_BATCH
                 )
-            except REDIS_ERRORS as error:
-                self._lost(error)
+            except Exception as error:
+                # Whatever failed, this read cannot vouch for the messages;
+                # the reader must outlive it, or the process hears nothing.
+                if not isinstance(error, REDIS_ERRORS):
+                    logger.exception("reading %s failed", key)
+                self._lost(error, client)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            if channel is None and key != self._inbox(self.worker):
+            if channel is None and key != self._inbox(self.worker, index):
                 break  # an old identity's inbox: its members are gone
             for raw in popped[1] if popped else ():
                 try:
@@ -416,11 +474,11 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                 group, ChannelLayerUnavailable(f"membership of {group} lapsed")
             )
 
-    def _lost(self, error):
+    def _lost(self, error, client):
         """Redis failed under us: no local channel can count on its messages,
         and all but the survivors are failed."""
         self.local.fail_all(ChannelLayerUnavailable(f"Redis unavailable: {error!r}"))
-        if self.outage.failed(error):
+        if self.outage.failed(error, redis_connections.node_name(error, client)):
             # The old memberships lapse unrefreshed; the old inbox expires.
             self._tasks = [task for task in self._tasks if not task.done()]
             self._new_identity()
@@ -448,16 +506,14 @@ class RedisInboxChannelLayer(BaseChannelLayer):
 
     async def _join(self, groups, member, lifetime):
         """Add ``member`` to ``groups``; returns those it had not been in."""
-        by_host = {}
+        by_partition = {}
         for group in groups:
-            by_host.setdefault(self._host(group), []).append(group)
+            by_partition.setdefault(self._partition(group), []).append(group)
         lapsed = []
-        for index, on_host in by_host.items():
-            keys = [self._group_key(group) for group in on_host]
-            added = await self._run(
-                self._scripts_here(index)["join"], keys=keys, args=[member, lifetime]
-            )
-            lapsed.extend(on_host[position - 1] for position in added)
+        for index, together in by_partition.items():
+            keys = [self._group_key(group) for group in together]
+            added = await self._run(index, "join", keys=keys, args=[member, lifetime])
+            lapsed.extend(together[position - 1] for position in added)
         return lapsed
 
     async def _leave_quietly(self, group):
@@ -469,39 +525,41 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         except ChannelLayerUnavailable:
             logger.debug("could not leave group %s; it will lapse", group)
 
-    async def _push(self, key, raw, capacity):
-        index = self._host(key)
+    async def _push(self, index, key, raw, capacity):
         return await self._run(
-            self._scripts_here(index)["push"],
-            keys=[key],
-            args=[raw, self.expiry, capacity],
+            index, "push", keys=[key], args=[raw, self.expiry, capacity]
         )
 
-    async def _script(self, name, script, keys, args):
-        return await self._run(self._scripts_here(self._host(name))[script], keys, args)
-
     async def _command(self, name, command, *args):
-        client = self._clients_here()[self._host(name)].client
+        client = self._client_here(self._partition(name)).client
         try:
+            await redis_connections.ready(client)
             return await getattr(client, command)(*args)
         except REDIS_ERRORS as error:
-            raise self._failed(error) from error
+            raise self._failed(error, client) from error
 
-    async def _run(self, script, keys, args):
+    async def _run(self, index, script, keys, args):
+        """Run ``script`` on partition ``index``; ``keys`` are all in it."""
+        client, registered = self._client_here(index)
         try:
-            result = await script(keys=keys, args=args)
+            await redis_connections.ready(client)
+            result = await registered[script](keys=keys, args=args)
         except REDIS_ERRORS as error:
-            raise self._failed(error) from error
+            raise self._failed(error, client) from error
         if self._receives_here():
             # Redis answers again; the readers, between attempts, will follow.
             self._recovered()
         return result
 
-    def _failed(self, error):
+    def _failed(self, error, client):
         """The error to raise for a failed command. On the receiving loop the
         failure is this process's outage too: its channels are failed."""
         if self._receives_here():
-            self._lost(error)
+            self._lost(error, client)
+        else:
+            counters.REDIS_ERRORS.labels(
+                redis_connections.node_name(error, client)
+            ).inc()
         return ChannelLayerUnavailable(f"Redis unavailable: {error!r}")
 
     # Names.
@@ -514,18 +572,20 @@ class RedisInboxChannelLayer(BaseChannelLayer):
     def _member(self):
         return f"w:{self.worker}"
 
-    def _inbox(self, worker):
-        return f"{self.prefix}:inbox:{worker}"
+    def _inbox(self, worker, index):
+        return f"{self.partitions[index].keys}inbox:{worker}"
 
     def _group_key(self, group):
-        return f"{self.prefix}:group:{group}"
+        return f"{self.partitions[self._partition(group)].keys}group:{group}"
 
     def _channel_key(self, channel):
-        return f"{self.prefix}:channel:{channel}"
+        return f"{self.partitions[self._partition(channel)].keys}channel:{channel}"
 
-    def _host(self, name):
-        """Which Redis host holds ``name``'s keys (a worker's inbox is on all)."""
-        return redis_connections.host_index(name, len(self.hosts))
+    def _partition(self, name):
+        """Which partition holds ``name``'s keys: a group's, a named channel's,
+        or the inbox a worker's own channels are sent to (it has one in every
+        partition, for the groups there)."""
+        return redis_connections.host_index(name, len(self.partitions))
 
 
 def worker_of(channel):

@@ -1,0 +1,138 @@
+"""The channel layer, chat and presence on a real Redis Cluster (three masters,
+a replica each, on loopback), with two daphne workers."""
+
+import asyncio
+import contextlib
+import uuid
+
+import pytest
+import redis
+
+from harness.redis_topologies import Cluster
+from server.extensions.redis_connections import cluster_tags
+from tests.chat_client import chat, unique
+from tests.client import connect, http_get
+from tests.test_group_delivery import Churn, close_normally, collect, reset
+
+pytestmark = pytest.mark.server
+
+PRESENCE_TTL = 2
+
+
+@pytest.fixture(scope="module")
+def cluster(logs_dir):
+    cluster = Cluster(logs_dir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_workers(start_daphne, cluster):
+    for node in cluster.masters().values():
+        cluster.client(node).flushall()
+    settings = {
+        "REDIS_URL": cluster.url,
+        "CHAT_RATE_BURST": "1000",
+        "PRESENCE_TTL": str(PRESENCE_TTL),
+    }
+    return [start_daphne(**settings) for _ in range(2)]
+
+
+async def test_group_messages_cross_workers_once_and_in_order(cluster_workers):
+    messages = [f"message {number}" for number in range(300)]
+    async with contextlib.AsyncExitStack() as stack:
+        members = [
+            await stack.enter_async_context(connect(worker, "/ws/echo/spread/"))
+            for worker in cluster_workers
+            for _ in range(2)
+        ]
+        receipts = [asyncio.create_task(collect(m, len(messages))) for m in members]
+        for message in messages:
+            await members[0].send(message)
+        for received in await asyncio.gather(*receipts):
+            assert received == messages
+
+
+async def test_groups_land_on_every_master(cluster, cluster_workers):
+    groups = [f"group-{number}" for number in range(48)]
+    async with contextlib.AsyncExitStack() as stack:
+        for number, group in enumerate(groups):
+            worker = cluster_workers[number % 2]
+            member = await stack.enter_async_context(
+                connect(worker, f"/ws/echo/{group}/")
+            )
+            await member.send("here")
+            assert await member.recv() == "here"
+        holding = {
+            port: sum(1 for _ in cluster.client(node).scan_iter(match="echo:*:group:*"))
+            for port, node in cluster.masters().items()
+        }
+    assert len(holding) == 3
+    assert sum(holding.values()) == len(groups)
+    assert all(count > 0 for count in holding.values()), holding
+
+
+def test_partitions_are_shared_evenly_by_three_masters(cluster):
+    owners = [
+        cluster.slot_owner(redis.crc.key_slot(f"{{{tag}}}".encode()))
+        for tag in cluster_tags(16)
+    ]
+    assert sorted(owners.count(port) for port in set(owners)) == [5, 5, 6]
+
+
+@pytest.mark.parametrize("leave", [close_normally, reset], ids=["close", "reset"])
+async def test_members_who_stay_receive_everything_while_others_churn(
+    cluster_workers, leave
+):
+    messages = [f"message {number}" for number in range(1000)]
+    async with contextlib.AsyncExitStack() as stack:
+        stayers = [
+            await stack.enter_async_context(connect(worker, "/ws/echo/churn/"))
+            for worker in cluster_workers
+            for _ in range(3)
+        ]
+        churn = Churn(cluster_workers, "churn", leave)
+        churners = [asyncio.create_task(churn.client()) for _ in range(8)]
+        receipts = [asyncio.create_task(collect(s, len(messages))) for s in stayers]
+        for number, message in enumerate(messages):
+            await asyncio.wait_for(churn.reached(number // 5), 20)
+            await stayers[0].send(message)
+        received = await asyncio.gather(*receipts)
+        churn.stop.set()
+        await asyncio.gather(*churners)
+    assert churn.joins >= len(messages) // 5
+    for got in received:
+        assert got == messages, f"{len(set(messages) - set(got))} missing"
+
+
+async def test_chat_history_resume_and_presence(cluster_workers):
+    near, far = cluster_workers
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    alice, bob = unique("alice"), unique("bob")
+    async with chat(near, alice) as alice_client:
+        await alice_client.join(room)
+        async with chat(far, bob) as bob_client:
+            joined = await bob_client.join(room)
+            assert joined["members"] == sorted([alice, bob])
+            await alice_client.next("presence", room=room, joined=[bob])
+            for number in range(5):
+                await alice_client.say(room, f"live {number}")
+            live = [
+                (await bob_client.next("message", room=room))["id"] for _ in range(5)
+            ]
+        await alice_client.next("presence", room=room, left=[bob])
+        for number in range(5):
+            await alice_client.say(room, f"missed {number}")
+            await alice_client.next("message", room=room, text=f"missed {number}")
+        async with chat(far, bob) as bob_client:
+            resumed = await bob_client.join(room, since=live[-1])
+    assert live == [1, 2, 3, 4, 5]
+    assert [m["text"] for m in resumed["messages"]] == [
+        f"missed {number}" for number in range(5)
+    ]
+
+
+async def test_readiness_asks_every_master(cluster_workers):
+    status, _, body = http_get(cluster_workers[0], "/readyz")
+    assert status == 200
+    assert b'"redis": "ok"' in body
