@@ -26,6 +26,7 @@ import uvloop
 
 from bench import load, targets
 from bench.connections import measure_connections
+from bench.failover import measure_failover
 from bench.publish import measure_publish
 from harness.rounds import medians
 
@@ -39,6 +40,7 @@ MODES = (
     "chat",
     "publish",
     "connections",
+    "failover",
 )
 
 
@@ -140,6 +142,7 @@ async def measure_memory(plan):
 # The fan-out setups: (row name, target factory, channel layer).
 FANOUT_SETUPS = {
     "ours": ("ours, inbox layer", targets.ours, "inbox"),
+    "ours-cluster": ("ours, inbox layer, Redis Cluster", targets.ours, "inbox"),
     "ours-core": ("ours, core layer", targets.ours, "core"),
     "ours-pubsub": ("ours, pub/sub layer", targets.ours, "pubsub"),
     "stock-core": ("stock Channels, core layer", targets.stock_channels, "core"),
@@ -152,10 +155,9 @@ FANOUT_SETUPS = {
 }
 
 
-def two_workers(setup, redis):
-    """Two single-worker servers of ``setup``, one per core, sharing ``redis``."""
+def two_workers(setup, redis_url):
+    """Two single-worker servers of ``setup``, one per core, sharing Redis."""
     _, target, layer = FANOUT_SETUPS[setup]
-    redis_url = f"redis://127.0.0.1:{redis.port}/0"
 
     def start(core):
         return target(
@@ -176,25 +178,36 @@ def two_workers(setup, redis):
 
 async def fan_out_over_two_workers(plan, redis, setup, members):
     """Members alternate between the two workers."""
-    workers = two_workers(setup, redis)
+    workers = two_workers(setup, redis.url)
     try:
         urls = [
             workers[number % 2].url_for("/ws/echo/bench/") for number in range(members)
         ]
-        return await load.fan_out(
+        figures = await load.fan_out(
             urls,
             plan.fanout_messages,
             plan.seconds,
             plan.fanout_offered,
-            watch={"workers": workers, "redis": redis},
+            watch={"workers": workers, "redis": redis.servers},
         )
     finally:
         for worker in workers:
             worker.stop()
+    figures["redis_cpu_ms_per_1000"] = (
+        figures["redis_cores"] / figures["deliveries_per_s"] * 1e6
+    )
+    return figures
+
+
+class RedisUnderTest:
+    """The Redis a fan-out setup shares: one server, or a whole cluster."""
+
+    def __init__(self, url, servers):
+        self.url, self.servers = url, servers
 
 
 async def idle_group_over_two_workers(plan, redis, setup):
-    workers = two_workers(setup, redis)
+    workers = two_workers(setup, redis.url)
     try:
         return await load.idle_group_memory(
             workers,
@@ -208,21 +221,33 @@ async def idle_group_over_two_workers(plan, redis, setup):
 
 
 async def measure_fanout(
-    plan, setups=("ours", "stock-core", "stock-pubsub", "websockets")
+    plan,
+    setups=("ours", "ours-cluster", "stock-core", "stock-pubsub", "websockets"),
 ):
-    redis = targets.redis_server().start()
+    """Each setup over two workers; ``ours-cluster`` on a Redis Cluster of
+    three masters, the rest on one Redis, both pinned to the client's core."""
+    server = targets.redis_server().start()
+    single = RedisUnderTest(f"redis://127.0.0.1:{server.port}/0", server)
+    cluster = None
     rows = []
     try:
         for setup in setups:
+            if setup == "ours-cluster" and cluster is None:
+                cluster = await asyncio.to_thread(targets.redis_cluster)
+            redis = (
+                RedisUnderTest(cluster.url, cluster) if "cluster" in setup else single
+            )
             name = FANOUT_SETUPS[setup][0]
             for members in plan.fanout_members:
                 figures = await fan_out_over_two_workers(plan, redis, setup, members)
                 rows.append({"target": name, **figures})
-            if plan.fanout_idle_members:
+            if plan.fanout_idle_members and "cluster" not in setup:
                 idle = await idle_group_over_two_workers(plan, redis, setup)
                 rows.append({"target": name, "idle_members": True, **idle})
     finally:
-        redis.stop()
+        server.stop()
+        if cluster is not None:
+            cluster.stop()
     return rows
 
 
@@ -296,6 +321,7 @@ MEASURES = {
     "chat": measure_chat,
     "publish": measure_publish,
     "connections": measure_connections,
+    "failover": measure_failover,
 }
 
 

@@ -125,6 +125,52 @@ def fanout_table(rows):
     return markdown(headers, lines)
 
 
+SINGLE_REDIS = "ours, inbox layer"
+CLUSTER = "ours, inbox layer, Redis Cluster"
+
+
+def cluster_table(rows):
+    """Ours on a three-master cluster beside ours on one Redis, same run."""
+    rows = [row for row in rows if not row.get("idle_members")]
+    single = {r["members"]: r for r in rows if r["target"] == SINGLE_REDIS}
+    lines = []
+    for row in rows:
+        one = single.get(row["members"])
+        if row["target"] != CLUSTER or not one:
+            continue
+        lines.append(
+            [
+                row["members"],
+                f"{one['deliveries_per_s']:,.0f}",
+                f"{row['deliveries_per_s']:,.0f}",
+                ratio(row["deliveries_per_s"], one["deliveries_per_s"]),
+                f"{one['redis_cpu_ms_per_1000']:.1f}",
+                f"{row['redis_cpu_ms_per_1000']:.1f}",
+                f"{row['lost']:.0f}",
+            ]
+        )
+    headers = ["members", "one Redis: deliveries/s", "cluster: deliveries/s"]
+    headers += ["cluster vs one Redis", "one Redis: CPU ms per 1,000"]
+    headers += ["cluster: CPU ms per 1,000", "lost on the cluster"]
+    return markdown(headers, lines)
+
+
+def failover_table(rows):
+    lines = [
+        [
+            row["target"],
+            f"{row['told_s']:.2f}",
+            f"{row['live_again_s']:.1f}",
+            f"{row['closed_1013']:.0f} of 2",
+            f"{row['broken']:.0f}",
+        ]
+        for row in rows
+    ]
+    headers = ["Redis setup", "members told (1013), s", "live across workers, s"]
+    headers += ["closed with 1013", "members with a gap"]
+    return markdown(headers, lines)
+
+
 def idle_group_table(rows):
     rows = [row for row in rows if row.get("idle_members")]
     lines = [
@@ -298,6 +344,9 @@ def table(document):
             fanout_table(results["fanout"]),
             "\n## One idle group over two workers",
             idle_group_table(results["fanout"]),
+            "\n## Redis Cluster beside one Redis (fan-out, Redis CPU per 1,000"
+            " deliveries)",
+            cluster_table(results["fanout"]),
         ]
     if "layers" in results:
         parts += [
@@ -317,6 +366,11 @@ def table(document):
         parts += [
             "\n## Publishing from the application",
             publish_table(results["publish"]),
+        ]
+    if "failover" in results:
+        parts += [
+            "\n## A Redis master killed (seconds from the kill)",
+            failover_table(results["failover"]),
         ]
     return "\n".join(parts)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.processes import REPOSITORY, ServerProcess, django_environment, free_port
+from harness.redis_topologies import Cluster, Sentinels
 
 __all__ = ["REPOSITORY", "Running", "Target"]
 
@@ -150,3 +151,12 @@ def redis_server():
         ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", ""],
         cores=(CLIENT_CORE,),
     )
+
+
+def redis_cluster():
+    """Three masters with a replica each, on the core the single Redis uses."""
+    return Cluster(tempfile.mkdtemp(prefix="bench-cluster-"), cores=(CLIENT_CORE,))
+
+
+def redis_sentinels():
+    return Sentinels(tempfile.mkdtemp(prefix="bench-sentinel-"))

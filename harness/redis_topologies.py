@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import redis
+from redis.crc import key_slot
 
 from harness.processes import ServerProcess, free_port
 
@@ -30,7 +31,7 @@ def redis_binary(name="redis-server"):
     return binary
 
 
-def start_server(log_dir, *options, port=None):
+def start_server(log_dir, *options, port=None, cores=None):
     port = port or free_port()
     args = [
         redis_binary(),
@@ -45,7 +46,11 @@ def start_server(log_dir, *options, port=None):
         *options,
     ]
     return ServerProcess(
-        args, port, log_path=Path(log_dir) / f"redis-{port}.log", name="redis-server"
+        args,
+        port,
+        log_path=Path(log_dir) / f"redis-{port}.log",
+        name="redis-server",
+        cores=cores,
     )
 
 
@@ -62,9 +67,10 @@ def wait_for(condition, seconds, what):
 
 
 class Cluster:
-    """``masters`` masters with ``replicas`` replicas each, slots split evenly."""
+    """``masters`` masters with ``replicas`` replicas each, slots split evenly;
+    ``cores`` pins every node (the benchmark's)."""
 
-    def __init__(self, log_dir, masters=3, replicas=1):
+    def __init__(self, log_dir, masters=3, replicas=1, cores=None):
         self.dir = Path(log_dir) / f"cluster-{free_port()}"
         self.dir.mkdir(parents=True)
         self.nodes = []
@@ -92,6 +98,7 @@ class Cluster:
                         "--dir",
                         str(self.dir),
                         port=port,
+                        cores=cores,
                     )
                 )
             subprocess.run(
@@ -117,6 +124,10 @@ class Cluster:
     def url(self):
         """The REDIS_URL naming this cluster, with its first node as the seed."""
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/"
+
+    def cpu_seconds(self):
+        """CPU time of every node, for the benchmark's Redis CPU figures."""
+        return sum(node.cpu_seconds() for node in self.alive())
 
     def client(self, node):
         return redis.Redis(port=node.port, socket_timeout=2)
@@ -163,6 +174,12 @@ class Cluster:
         node.process.send_signal(how)
         if how == signal.SIGKILL:
             node.process.wait()
+
+    def kill_master_serving(self, key):
+        """SIGKILL the master that holds ``key``; returns its port."""
+        port = self.slot_owner(key_slot(key.encode()))
+        self.kill(self.masters()[port])
+        return port
 
     def stop(self):
         for node in self.nodes:
@@ -229,6 +246,12 @@ class Sentinels:
     def url(self):
         ports = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
         return f"sentinel://{ports}/{self.NAME}/0"
+
+    def kill_master(self):
+        """SIGKILL the master; returns its port."""
+        self.master.process.send_signal(signal.SIGKILL)
+        self.master.process.wait()
+        return self.master.port
 
     def master_port(self):
         """The port the Sentinels give for the master now."""

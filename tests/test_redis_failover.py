@@ -6,16 +6,14 @@ group echo run through the failover."""
 import asyncio
 import contextlib
 import json
-import signal
 import time
 import uuid
 
 import pytest
 import websockets
-from redis.crc import key_slot
 
 from harness.redis_topologies import Cluster, Sentinels
-from server.extensions.redis_connections import cluster_tags, host_index
+from server.extensions.redis_connections import cluster_hash_tag
 from tests.chat_client import chat, unique
 from tests.client import connect, http_get
 
@@ -35,11 +33,7 @@ class ClusterFailover:
         self.url = self.redis.url
 
     def kill_master(self):
-        tags = cluster_tags(16)
-        tag = tags[host_index(ECHO_GROUP, len(tags))]
-        port = self.redis.slot_owner(key_slot(f"{{{tag}}}".encode()))
-        self.redis.kill(self.redis.masters()[port])
-        return port
+        return self.redis.kill_master_serving(cluster_hash_tag(ECHO_GROUP, 16))
 
     def stop(self):
         self.redis.stop()
@@ -51,9 +45,7 @@ class SentinelFailover:
         self.url = self.redis.url
 
     def kill_master(self):
-        self.redis.master.process.send_signal(signal.SIGKILL)
-        self.redis.master.process.wait()
-        return self.redis.master.port
+        return self.redis.kill_master()
 
     def stop(self):
         self.redis.stop()

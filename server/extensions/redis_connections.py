@@ -28,12 +28,20 @@ local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 """
 
 # What a failed Redis call raises. redis-py 8's asyncio connections raise
-# AttributeError or TypeError, not ConnectionError, when written to after the
-# peer closed them (https://github.com/redis/redis-py/issues/4287): a Redis
-# Cluster's failover does that to every connection of the dead master. Its
-# cluster client raises RedisClusterException, which is no RedisError, when
-# no node it knows answers. Only a Redis call may stand in such a try block.
-ERRORS = (RedisError, RedisClusterException, OSError, AttributeError, TypeError)
+# AttributeError or TypeError (RuntimeError on uvloop), not ConnectionError,
+# when written to after the peer closed them
+# (https://github.com/redis/redis-py/issues/4287): a master's death does that
+# to its connections. The cluster client raises RedisClusterException, which
+# is no RedisError, when no node it knows answers. Only a Redis call may stand
+# in a try block that catches these.
+ERRORS = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    AttributeError,
+    TypeError,
+    RuntimeError,
+)
 
 # event loop -> {host key: client}; a loop that is gone takes its clients.
 _clients = weakref.WeakKeyDictionary()
@@ -130,6 +138,12 @@ def cluster_tags(count):
             attempt += 1
         tags.append(f"{index}.{attempt}")
     return tags
+
+
+def cluster_hash_tag(name, partitions):
+    """The hash tag, braces included, of the cluster partition holding
+    ``name``'s keys: what an operator or a test asks the cluster about."""
+    return f"{{{cluster_tags(partitions)[host_index(name, partitions)]}}}"
 
 
 def node_name(error, client):
