@@ -25,6 +25,7 @@ from pathlib import Path
 import uvloop
 
 from bench import load, targets
+from bench.cluster_transport import measure_cluster_transport
 from bench.connections import measure_connections
 from bench.failover import measure_failover
 from bench.publish import measure_publish
@@ -41,6 +42,7 @@ MODES = (
     "publish",
     "connections",
     "failover",
+    "cluster-transport",
 )
 
 
@@ -322,6 +324,7 @@ MEASURES = {
     "publish": measure_publish,
     "connections": measure_connections,
     "failover": measure_failover,
+    "cluster-transport": measure_cluster_transport,
 }
 
 

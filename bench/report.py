@@ -171,6 +171,20 @@ def failover_table(rows):
     return markdown(headers, lines)
 
 
+def cluster_transport_table(rows):
+    lines = [
+        [
+            row["target"],
+            f"{row['messages_per_s']:,.0f}",
+            f"{row['delivered']:,.0f} of {row['expected']:,.0f}",
+            f"{row['redis_cpu_ms_per_1000']:.1f}",
+        ]
+        for row in rows
+    ]
+    headers = ["transport", "messages/s to both", "delivered", "CPU ms per 1,000"]
+    return markdown(headers, lines)
+
+
 def idle_group_table(rows):
     rows = [row for row in rows if row.get("idle_members")]
     lines = [
@@ -366,6 +380,11 @@ def table(document):
         parts += [
             "\n## Publishing from the application",
             publish_table(results["publish"]),
+        ]
+    if "cluster-transport" in results:
+        parts += [
+            "\n## Group messages across a Redis Cluster, Redis alone (two readers)",
+            cluster_transport_table(results["cluster-transport"]),
         ]
     if "failover" in results:
         parts += [

@@ -55,7 +55,7 @@ def modes_offered():
         text=True,
         check=True,
     )
-    return set(re.search(r"--modes \{([a-z,]+)\}", result.stdout).group(1).split(","))
+    return set(re.search(r"--modes \{([a-z,-]+)\}", result.stdout).group(1).split(","))
 
 
 def test_rounds_are_merged_into_medians_per_server_and_size():

@@ -72,8 +72,35 @@ def test_sentinel_url_names_sentinels_master_database_and_password():
     }
 
 
+def test_cluster_url_names_its_seed_nodes_and_keeps_credentials():
+    url = "rediss+cluster://app:s3cret@10.0.0.1:6379,10.0.0.2:6380/?ssl_cert_reqs=none"
+    assert redis_host(url, POOL) == {
+        "cluster": "rediss://app:s3cret@10.0.0.1:6379/?ssl_cert_reqs=none",
+        "seeds": [("10.0.0.1", 6379), ("10.0.0.2", 6380)],
+        **POOL,
+    }
+
+
+def test_cluster_layer_spreads_over_partitions_and_only_with_the_inbox_layer():
+    settings = dict(capacity=1, expiry=1, group_expiry=1, membership_ttl=2)
+    url = "redis+cluster://10.0.0.1:6379"
+    config = channel_layers(url, **settings, cluster_partitions=8)["default"]
+    assert config["CONFIG"]["cluster_partitions"] == 8
+    with pytest.raises(ImproperlyConfigured, match="REDIS_SHARDS"):
+        channel_layers(url, **settings, hosts=["redis://10.0.0.2:6379/0"])
+    with pytest.raises(ImproperlyConfigured, match="inbox"):
+        channel_layers(url, **settings, flavour="core")
+
+
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:6379", "sentinel://127.0.0.1:26379", "sentinel://h/m"]
+    "url",
+    [
+        "http://127.0.0.1:6379",
+        "sentinel://127.0.0.1:26379",
+        "sentinel://h/m",
+        "redis+cluster://10.0.0.1:6379/3",
+        "redis+cluster://10.0.0.1",
+    ],
 )
 def test_unusable_redis_url_fails_loudly(url):
     with pytest.raises(ImproperlyConfigured):

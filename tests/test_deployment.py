@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
 from pathlib import Path
 
 import jsonschema
@@ -136,3 +138,108 @@ def test_dockerfile_collectstatic_step_collects_the_client_files(tmp_path):
         timeout=120,
     )
     assert (tmp_path / "echo" / "client.js").exists()
+
+
+CLUSTER_FILE = servers.REPOSITORY / "docker-compose.cluster.yml"
+NODE_ADDRESS = re.compile(r"\bredis(?:-(\d))?:6379\b")
+
+
+@pytest.fixture(scope="module")
+def cluster_compose():
+    return yaml.safe_load(CLUSTER_FILE.read_text())
+
+
+def test_cluster_compose_file_follows_the_compose_specification(cluster_compose):
+    if not COMPOSE_SCHEMA.exists():
+        pytest.skip(f"the Compose schema is not beside the checkout: {COMPOSE_SCHEMA}")
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    jsonschema.validate(cluster_compose, schema, cls=jsonschema.Draft7Validator)
+
+
+def test_cluster_compose_puts_the_workers_on_six_nodes_instead_of_one(
+    compose, cluster_compose
+):
+    services = cluster_compose["services"]
+    nodes = ["redis", *(f"redis-{number}" for number in range(2, 7))]
+    assert set(nodes) <= set(services)
+    assert set(services) - set(nodes) <= {"cluster-create", "migrate", "web"}
+    assert set(services) - set(nodes) - {"cluster-create"} <= set(compose["services"])
+    for service in ("web", "migrate"):
+        url = services[service]["environment"]["REDIS_URL"]
+        assert url.startswith("redis+cluster://redis:6379,")
+    create = services["cluster-create"]["command"][-1]
+    assert sorted(NODE_ADDRESS.findall(create)) == ["", "2", "3", "4", "5", "6"]
+
+
+def test_cluster_compose_commands_form_a_cluster_the_service_is_ready_on(
+    cluster_compose, logs_dir, server_database_url
+):
+    """Six nodes started with the compose command, joined by cluster-create's
+    command (run twice: the second time it must leave the cluster alone), and
+    a worker on the compose REDIS_URL, ready by its healthcheck."""
+    services = cluster_compose["services"]
+    ports = {
+        name: servers.free_port()
+        for name in ["redis", *(f"redis-{number}" for number in range(2, 7))]
+    }
+    nodes = []
+    try:
+        for name, port in ports.items():
+            command = services[name]["command"]
+            config = logs_dir / f"nodes-{port}.conf"
+            nodes.append(
+                servers.start(
+                    [
+                        shutil.which(command[0]),
+                        *command[1:],
+                        "--cluster-config-file",
+                        str(config),
+                        "--cluster-port",
+                        str(servers.free_port()),
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                    ],
+                    port,
+                    logs_dir / f"compose-cluster-{port}.log",
+                )
+            )
+
+        def here(text):
+            text = text.replace("-h redis -p 6379", f"-h 127.0.0.1 -p {ports['redis']}")
+            return NODE_ADDRESS.sub(
+                lambda match: f"localhost:{ports[match.group(0).split(':')[0]]}",
+                text,
+            )
+
+        create = [*services["cluster-create"]["command"][:-1]]
+        create.append(here(services["cluster-create"]["command"][-1]))
+        for _ in range(2):
+            subprocess.run(create, check=True, capture_output=True, timeout=60)
+
+        url = here(services["web"]["environment"]["REDIS_URL"])
+        env = servers.service_environment(
+            DATABASE_URL=server_database_url, REDIS_URL=url
+        )
+        web = servers.start_daphne(logs_dir, env)
+        try:
+            status = None
+            for _ in range(100):  # the cluster settles within seconds
+                status, _, _ = http_get_status(web, "/readyz")
+                if status == 200:
+                    break
+                time.sleep(0.1)
+            assert status == 200
+        finally:
+            web.stop()
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def http_get_status(server, path):
+    try:
+        return http_get(server, path)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()

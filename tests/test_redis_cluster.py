@@ -7,8 +7,11 @@ import uuid
 
 import pytest
 import redis
+from channels.exceptions import ChannelFull
 
 from harness.redis_topologies import Cluster
+from project.channel_layers import redis_host
+from server.extensions.layers.redis_inbox import RedisInboxChannelLayer
 from server.extensions.redis_connections import cluster_tags
 from tests.chat_client import chat, unique
 from tests.client import connect, http_get
@@ -136,3 +139,48 @@ async def test_readiness_asks_every_master(cluster_workers):
     status, _, body = http_get(cluster_workers[0], "/readyz")
     assert status == 200
     assert b'"redis": "ok"' in body
+
+
+def cluster_layer(cluster, **options):
+    """A layer object on the cluster, standing for one worker process."""
+    host = redis_host(cluster.url, {"socket_timeout": 5})
+    return RedisInboxChannelLayer([host], prefix="unit", **options)
+
+
+def keys_on_masters(cluster, pattern):
+    return [
+        key
+        for node in cluster.masters().values()
+        for key in cluster.client(node).scan_iter(match=pattern)
+    ]
+
+
+async def test_layer_on_the_cluster_keeps_named_channels_capacity_and_flush(cluster):
+    sender, worker = cluster_layer(cluster, capacity=2), cluster_layer(cluster)
+    await sender.send("thumbnails", {"type": "make", "id": 7})
+    assert await asyncio.wait_for(worker.receive("thumbnails"), 5) == {
+        "type": "make",
+        "id": 7,
+    }
+    await sender.send("backlog", {"type": "m"})
+    await sender.send("backlog", {"type": "m"})
+    with pytest.raises(ChannelFull):
+        await sender.send("backlog", {"type": "m"})
+
+    channel = await worker.new_channel()
+    await worker.group_add("jobs", channel)
+    await worker.group_add("jobs", "archiver")
+    await sender.group_send("jobs", {"type": "archive", "id": 1})
+    assert await asyncio.wait_for(worker.receive(channel), 5) == {
+        "type": "archive",
+        "id": 1,
+    }
+    assert await asyncio.wait_for(worker.receive("archiver"), 5) == {
+        "type": "archive",
+        "id": 1,
+    }
+    assert keys_on_masters(cluster, "unit:*")
+    await sender.flush()
+    assert keys_on_masters(cluster, "unit:*") == []
+    for layer in (sender, worker):
+        await layer.close_pools()

@@ -50,9 +50,11 @@ channel per partition, ``SSUBSCRIBE`` by each worker): a message published
 while a worker's subscription is down (a failover, a reconnect) is gone, and
 nothing tells the worker which ones it missed; a list keeps it until the
 reader comes back, and the reader's failure is the outage the members are
-told of. Measured on a three-master loopback cluster (``docs/benchmarks.md``),
-the lists cost no fan-out rate that sharded pub/sub would win back, and keep
-``CHANNEL_CAPACITY`` and ``CHANNEL_EXPIRY`` working as on one Redis.
+told of. Measured on Redis alone, on a three-master loopback cluster
+(``python -m bench --modes cluster-transport``, docs/benchmarks.md), the
+lists carried as many messages a second as sharded pub/sub for somewhat more
+Redis CPU per delivery: a small price for not losing messages silently. They
+also keep ``CHANNEL_CAPACITY`` and ``CHANNEL_EXPIRY`` working as on one Redis.
 
 On a cluster a node's failure is an outage of the layer as on one Redis (every
 local channel is failed, the process takes a new identity), until the
