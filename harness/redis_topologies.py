@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 from redis.crc import key_slot
 
-from harness.processes import ServerProcess, free_port
+from harness.processes import ServerProcess, free_port, free_ports
 
 # How long a silent node goes before the others count it failed and its
 # replica takes over. Redis's default is 15 s; the tests want a failover they
@@ -74,9 +74,10 @@ class Cluster:
         self.dir = Path(log_dir) / f"cluster-{free_port()}"
         self.dir.mkdir(parents=True)
         self.nodes = []
+        count = masters * (1 + replicas)
+        ports = free_ports(2 * count)
         try:
-            for _ in range(masters * (1 + replicas)):
-                port = free_port()
+            for port, bus in zip(ports[:count], ports[count:], strict=True):
                 self.nodes.append(
                     start_server(
                         self.dir,
@@ -89,7 +90,7 @@ class Cluster:
                         # The bus would be port + 10,000, which a free port
                         # above 55,535 cannot have.
                         "--cluster-port",
-                        str(free_port()),
+                        str(bus),
                         # A replica may take over however long ago it last
                         # heard from its master, as in a test that kills a
                         # master moments after the cluster formed.
@@ -101,7 +102,7 @@ class Cluster:
                         cores=cores,
                     )
                 )
-            subprocess.run(
+            created = subprocess.run(
                 [
                     redis_binary("redis-cli"),
                     "--cluster",
@@ -111,10 +112,12 @@ class Cluster:
                     str(replicas),
                     "--cluster-yes",
                 ],
-                check=True,
                 capture_output=True,
+                text=True,
                 timeout=READY_SECONDS,
             )
+            if created.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create: {created.stdout}")
             self.wait_until_ready()
         except BaseException:
             self.stop()

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
+from harness.processes import free_ports
 from tests import servers
 from tests.client import connect, http_get, receive
 
@@ -178,10 +179,10 @@ def test_cluster_compose_commands_form_a_cluster_the_service_is_ready_on(
     command (run twice: the second time it must leave the cluster alone), and
     a worker on the compose REDIS_URL, ready by its healthcheck."""
     services = cluster_compose["services"]
-    ports = {
-        name: servers.free_port()
-        for name in ["redis", *(f"redis-{number}" for number in range(2, 7))]
-    }
+    names = ["redis", *(f"redis-{number}" for number in range(2, 7))]
+    chosen = free_ports(2 * len(names))
+    ports = dict(zip(names, chosen[: len(names)], strict=True))
+    buses = dict(zip(names, chosen[len(names) :], strict=True))
     nodes = []
     try:
         for name, port in ports.items():
@@ -195,7 +196,7 @@ def test_cluster_compose_commands_form_a_cluster_the_service_is_ready_on(
                         "--cluster-config-file",
                         str(config),
                         "--cluster-port",
-                        str(servers.free_port()),
+                        str(buses[name]),
                         "--port",
                         str(port),
                         "--bind",
@@ -216,7 +217,8 @@ def test_cluster_compose_commands_form_a_cluster_the_service_is_ready_on(
         create = [*services["cluster-create"]["command"][:-1]]
         create.append(here(services["cluster-create"]["command"][-1]))
         for _ in range(2):
-            subprocess.run(create, check=True, capture_output=True, timeout=60)
+            created = subprocess.run(create, capture_output=True, text=True, timeout=60)
+            assert created.returncode == 0, created.stdout + created.stderr
 
         url = here(services["web"]["environment"]["REDIS_URL"])
         env = servers.service_environment(
