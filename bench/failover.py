@@ -19,6 +19,7 @@ import time
 import websockets
 
 from bench import targets
+from harness.group_probe import live_across
 from server.extensions.redis_connections import cluster_hash_tag
 
 GROUP = "failover"
@@ -77,7 +78,7 @@ async def one_failover(workers, redis, kill):
         await asyncio.to_thread(kill, redis)
         closes = await asyncio.wait_for(asyncio.gather(*members), GIVE_UP_SECONDS)
         told = time.perf_counter() - killed
-        live_again = await live_across(near, far) - killed
+        live_again = await live_across(near, far, GIVE_UP_SECONDS) - killed
         await streaming
     return {
         "told_s": told,
@@ -102,22 +103,3 @@ async def received(member):
         async for message in member:
             got.append(message)
     return got, member.close_code
-
-
-async def live_across(near, far):
-    """The moment a group message from ``near`` first reaches ``far`` again."""
-    deadline = time.perf_counter() + GIVE_UP_SECONDS
-    attempt = 0
-    while time.perf_counter() < deadline:
-        attempt += 1
-        path = f"/ws/echo/probe-{attempt}/"
-        with contextlib.suppress(websockets.ConnectionClosed, TimeoutError, OSError):
-            async with (
-                websockets.connect(far.url_for(path)) as listener,
-                websockets.connect(near.url_for(path)) as talker,
-            ):
-                await talker.send("probe")
-                if await asyncio.wait_for(listener.recv(), 1) == "probe":
-                    return time.perf_counter()
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"no delivery across workers within {GIVE_UP_SECONDS} s")

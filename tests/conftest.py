@@ -73,6 +73,10 @@ def daphne_starter(logs_dir, database_url):
         return server
 
     yield start
+    # Every server stops before any log is judged: a failed check must not
+    # leave the others running.
+    for server in started:
+        server.stop()
     for server in started:
         stop_cleanly(server)
 

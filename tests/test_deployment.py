@@ -43,11 +43,13 @@ def dockerfile_instruction(name):
     return pattern.findall(DOCKERFILE.read_text())
 
 
-def test_compose_file_follows_the_compose_specification(compose):
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.cluster.yml"])
+def test_compose_files_follow_the_compose_specification(name):
     if not COMPOSE_SCHEMA.exists():
         pytest.skip(f"the Compose schema is not beside the checkout: {COMPOSE_SCHEMA}")
     schema = json.loads(COMPOSE_SCHEMA.read_text())
-    jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
+    document = yaml.safe_load((servers.REPOSITORY / name).read_text())
+    jsonschema.validate(document, schema, cls=jsonschema.Draft7Validator)
 
 
 def test_compose_runs_redis_a_database_migrations_web_workers_and_a_proxy(compose):
@@ -148,13 +150,6 @@ NODE_ADDRESS = re.compile(r"\bredis(?:-(\d))?:6379\b")
 @pytest.fixture(scope="module")
 def cluster_compose():
     return yaml.safe_load(CLUSTER_FILE.read_text())
-
-
-def test_cluster_compose_file_follows_the_compose_specification(cluster_compose):
-    if not COMPOSE_SCHEMA.exists():
-        pytest.skip(f"the Compose schema is not beside the checkout: {COMPOSE_SCHEMA}")
-    schema = json.loads(COMPOSE_SCHEMA.read_text())
-    jsonschema.validate(cluster_compose, schema, cls=jsonschema.Draft7Validator)
 
 
 def test_cluster_compose_puts_the_workers_on_six_nodes_instead_of_one(

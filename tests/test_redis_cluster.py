@@ -15,7 +15,12 @@ from server.extensions.layers.redis_inbox import RedisInboxChannelLayer
 from server.extensions.redis_connections import cluster_tags
 from tests.chat_client import chat, unique
 from tests.client import connect, http_get
-from tests.test_group_delivery import Churn, close_normally, collect, reset
+from tests.test_group_delivery import (
+    close_normally,
+    collect,
+    reset,
+    stayers_receive_everything_while_others_churn,
+)
 
 pytestmark = pytest.mark.server
 
@@ -87,25 +92,7 @@ def test_partitions_are_shared_evenly_by_three_masters(cluster):
 async def test_members_who_stay_receive_everything_while_others_churn(
     cluster_workers, leave
 ):
-    messages = [f"message {number}" for number in range(1000)]
-    async with contextlib.AsyncExitStack() as stack:
-        stayers = [
-            await stack.enter_async_context(connect(worker, "/ws/echo/churn/"))
-            for worker in cluster_workers
-            for _ in range(3)
-        ]
-        churn = Churn(cluster_workers, "churn", leave)
-        churners = [asyncio.create_task(churn.client()) for _ in range(8)]
-        receipts = [asyncio.create_task(collect(s, len(messages))) for s in stayers]
-        for number, message in enumerate(messages):
-            await asyncio.wait_for(churn.reached(number // 5), 20)
-            await stayers[0].send(message)
-        received = await asyncio.gather(*receipts)
-        churn.stop.set()
-        await asyncio.gather(*churners)
-    assert churn.joins >= len(messages) // 5
-    for got in received:
-        assert got == messages, f"{len(set(messages) - set(got))} missing"
+    await stayers_receive_everything_while_others_churn(cluster_workers, leave, 1000)
 
 
 async def test_chat_history_resume_and_presence(cluster_workers):

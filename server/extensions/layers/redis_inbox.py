@@ -431,6 +431,10 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                     client, key, self.block_seconds, READ_BATCH
                 )
             except Exception as error:
+                if asyncio.current_task().cancelling():
+                    # Stopped mid-read: redis-py may turn the cancellation
+                    # into an error of its own, and this loop must end.
+                    raise
                 # Whatever failed, this read cannot vouch for the messages;
                 # the reader must outlive it, or the process hears nothing.
                 if not isinstance(error, REDIS_ERRORS):

@@ -1,0 +1,32 @@
+"""When group delivery across two workers works again after an outage."""
+
+import asyncio
+import contextlib
+import time
+
+import websockets
+
+PROBE_EVERY_SECONDS = 0.1
+ARRIVAL_SECONDS = 1.0
+
+
+async def live_across(near, far, give_up_seconds):
+    """The ``time.perf_counter()`` moment a group message sent on ``near``
+    first reaches a member on ``far`` again: a new group each attempt, tried
+    every PROBE_EVERY_SECONDS; TimeoutError after ``give_up_seconds``."""
+    deadline = time.perf_counter() + give_up_seconds
+    attempt = 0
+    while time.perf_counter() < deadline:
+        attempt += 1
+        path = f"/ws/echo/probe-{attempt}/"
+        with contextlib.suppress(websockets.ConnectionClosed, TimeoutError, OSError):
+            async with (
+                websockets.connect(far.url_for(path)) as listener,
+                websockets.connect(near.url_for(path)) as talker,
+            ):
+                await talker.send("probe")
+                arrived = await asyncio.wait_for(listener.recv(), ARRIVAL_SECONDS)
+                if arrived == "probe":
+                    return time.perf_counter()
+        await asyncio.sleep(PROBE_EVERY_SECONDS)
+    raise TimeoutError(f"no delivery across workers within {give_up_seconds} s")
