@@ -29,6 +29,7 @@ from bench.cluster_transport import measure_cluster_transport
 from bench.connections import measure_connections
 from bench.failover import measure_failover
 from bench.publish import measure_publish
+from bench.storm import measure_storm
 from harness.rounds import medians
 
 MODES = (
@@ -43,6 +44,7 @@ MODES = (
     "connections",
     "failover",
     "cluster-transport",
+    "storm",
 )
 
 
@@ -325,6 +327,7 @@ MEASURES = {
     "connections": measure_connections,
     "failover": measure_failover,
     "cluster-transport": measure_cluster_transport,
+    "storm": measure_storm,
 }
 
 
@@ -351,7 +354,8 @@ def main(argv=None):
     parser.add_argument(
         "--connections",
         type=int,
-        help="connections for the connections mode (100,000; 300 with --quick)",
+        help="connections for the connections and storm modes "
+        "(100,000; 300 with --quick)",
     )
     args = parser.parse_args(argv)
 

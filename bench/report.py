@@ -185,6 +185,24 @@ def cluster_transport_table(rows):
     return markdown(headers, lines)
 
 
+def storm_table(rows):
+    lines = [
+        [
+            row["target"],
+            f"{row['connections']:,}",
+            f"{row['all_back_s']:.1f}",
+            f"{row['peak_handshakes_per_s']:,.0f}",
+            f"{row['mean_handshakes_per_s']:,.0f}",
+            f"{row['failed_attempts']:,.0f}",
+        ]
+        for row in rows
+    ]
+    headers = ["clients' rule", "connections", "all back, s from the kill"]
+    headers += ["busiest 100 ms, handshakes/s", "mean handshakes/s"]
+    headers += ["failed attempts"]
+    return markdown(headers, lines)
+
+
 def idle_group_table(rows):
     rows = [row for row in rows if row.get("idle_members")]
     lines = [
@@ -380,6 +398,11 @@ def table(document):
         parts += [
             "\n## Publishing from the application",
             publish_table(results["publish"]),
+        ]
+    if "storm" in results:
+        parts += [
+            "\n## Reconnect storm (the worker killed, a new one started)",
+            storm_table(results["storm"]),
         ]
     if "cluster-transport" in results:
         parts += [

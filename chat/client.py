@@ -27,7 +27,8 @@ from chat import protocol
 from server.operations.terminal import read_lines
 
 # Reconnection back-off: doubles from the first delay up to the last, with
-# jitter so that the clients of a worker that died do not return in step.
+# jitter so that the clients of a worker that died do not return in step
+# (the page's rule too; bench/storm.py measures it).
 FIRST_RETRY_SECONDS = 0.5
 LAST_RETRY_SECONDS = 30.0
 # At the end of the input, how long to wait for the lines still unconfirmed.
@@ -56,6 +57,16 @@ def endpoint(options):
     scheme, netloc, path, query, _ = urlsplit(options.url)
     query = "&".join(filter(None, [query, urlencode({"name": options.name})]))
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def retry_pause(delay):
+    """How long to wait before the next attempt: "equal jitter", a random
+    point in the second half of ``delay``."""
+    return delay * random.uniform(0.5, 1.0)
+
+
+def next_retry_delay(delay):
+    return min(delay * 2, LAST_RETRY_SECONDS)
 
 
 class Room:
@@ -161,10 +172,10 @@ class ChatClient:
             if code is not None and code not in RETRY_CODES:
                 self.room.show(f"* closed by the server: {code}")
                 return 1
-            pause = delay * random.uniform(0.5, 1.0)
+            pause = retry_pause(delay)
             self.room.show(f"* disconnected ({code}); reconnecting in {pause:.1f} s")
             await asyncio.sleep(pause)
-            delay = min(delay * 2, LAST_RETRY_SECONDS)
+            delay = next_retry_delay(delay)
 
     async def converse(self, websocket):
         """One connection: join (with ``since`` after the first), resend what is

@@ -389,6 +389,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         self._membership = asyncio.Lock()
         self._clients = [host.client for host in self._clients_here()]
         self._named_readers = {}
+        self._answering = set()  # partitions whose readers answered in an outage
         self._tasks = [redis_connections.heartbeat(self.membership_ttl, self._beat)]
         self._new_identity()
 
@@ -426,7 +427,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                 if self.outage.down:
                     # One key, so that on a cluster it asks that key's master.
                     await client.llen(key)
-                    self._recovered()
+                    self._answered(index)
                 popped = await redis_connections.pop_batch(
                     client, key, self.block_seconds, READ_BATCH
                 )
@@ -484,11 +485,21 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         """Redis failed under us: no local channel can count on its messages,
         and all but the survivors are failed."""
         self.local.fail_all(ChannelLayerUnavailable(f"Redis unavailable: {error!r}"))
+        self._answering = set()
         if self.outage.failed(error, redis_connections.node_name(error, client)):
             # The old memberships lapse unrefreshed; the old inbox expires.
             self._tasks = [task for task in self._tasks if not task.done()]
             self._new_identity()
             self.local.tell_survivors("layer.outage")
+
+    def _answered(self, index):
+        """Partition ``index`` answered a reader during an outage. The outage
+        ends when every partition has, with no failure since: on a cluster
+        failing over, some masters answer while another is still down, and
+        ending at the first answer would end and start it over and over."""
+        self._answering.add(index)
+        if len(self._answering) == len(self.partitions):
+            self._recovered()
 
     def _recovered(self):
         if self.outage.recovered() and self.local.survivors:
@@ -552,9 +563,6 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             result = await registered[script](keys=keys, args=args)
         except REDIS_ERRORS as error:
             raise self._failed(error, client) from error
-        if self._receives_here():
-            # Redis answers again; the readers, between attempts, will follow.
-            self._recovered()
         return result
 
     def _failed(self, error, client):

@@ -1,0 +1,126 @@
+"""The storm mode: the worker holding N connections is killed, a new one starts
+on its port, and every client comes back by a reconnection rule.
+
+Two rules, one after the other on a fresh worker each:
+
+- ``jittered``: the page's and the terminal client's rule
+  (``chat.client.retry_pause``): the first attempt after a random 0.25 to
+  0.5 s, each failure doubling the delay up to 30 s, each pause a random
+  point in the second half of the delay;
+- ``in step``: the same delays without the jitter, as a client that sleeps a
+  fixed back-off would.
+
+Figures: seconds from the kill until every client is back, the busiest
+100 ms of handshakes (as a rate), the mean rate from the first return to the
+last, and how many attempts failed (refused while the new worker started, or
+timed out in a full backlog).
+"""
+
+import asyncio
+import signal
+import time
+from collections import Counter
+
+from picows import WSListener, ws_connect
+
+from bench import load
+from bench.connections import (
+    Crowd,
+    open_crowd,
+    raise_descriptor_limit,
+    source_address,
+    worker_target,
+)
+from chat.client import FIRST_RETRY_SECONDS, next_retry_delay, retry_pause
+
+RULES = {
+    "jittered": retry_pause,
+    "in step": lambda delay: delay * 0.75,  # the jittered mean, in step
+}
+HANDSHAKE_SECONDS = 10
+STORM_SECONDS = 600
+BIN_SECONDS = 0.1
+
+
+class Storm:
+    def __init__(self, count):
+        self.count = count
+        self.back = []
+        self.failed = 0
+        self.all_back = asyncio.Event()
+
+    def returned(self):
+        self.back.append(time.perf_counter())
+        if len(self.back) == self.count:
+            self.all_back.set()
+
+
+class Quiet(WSListener):
+    """A connection that only waits; the server's pings are answered by picows."""
+
+
+async def come_back(url, number, rule, storm):
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        await asyncio.sleep(rule(delay))
+        try:
+            connected = await asyncio.wait_for(
+                ws_connect(
+                    Quiet,
+                    url,
+                    extra_headers=load.ORIGIN,
+                    read_buffer_init_size=512,
+                    local_addr=(source_address(number), 0),
+                ),
+                HANDSHAKE_SECONDS,
+            )
+        except Exception:  # noqa: BLE001 - refused, timed out, or turned away
+            storm.failed += 1
+            delay = next_retry_delay(delay)
+            continue
+        storm.returned()
+        return connected
+
+
+async def one_storm(plan, rule_name):
+    count = plan.crowd
+    target = worker_target(count)
+    server = target.start()
+    port = server.port
+    returned = []
+    try:
+        url = server.url_for("/ws/echo/")
+        pairs, _ = await open_crowd(url, count, Crowd())
+        await asyncio.sleep(plan.settle)
+        storm = Storm(count)
+        killed = time.perf_counter()
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        await asyncio.gather(*(transport.wait_disconnected() for transport, _ in pairs))
+        rule = RULES[rule_name]
+        coming = [
+            asyncio.create_task(come_back(url, number, rule, storm))
+            for number in range(count)
+        ]
+        server = await asyncio.to_thread(target.start, port)
+        await asyncio.wait_for(storm.all_back.wait(), STORM_SECONDS)
+        returned = [await task for task in coming]
+    finally:
+        for transport, _ in returned:
+            transport.disconnect()
+        server.stop()
+    bins = Counter(int((moment - killed) / BIN_SECONDS) for moment in storm.back)
+    first, last = min(storm.back), max(storm.back)
+    return {
+        "target": f"ours, {rule_name}",
+        "connections": count,
+        "all_back_s": last - killed,
+        "peak_handshakes_per_s": max(bins.values()) / BIN_SECONDS,
+        "mean_handshakes_per_s": count / max(last - first, BIN_SECONDS),
+        "failed_attempts": storm.failed,
+    }
+
+
+async def measure_storm(plan):
+    raise_descriptor_limit(2 * plan.crowd)
+    return [await one_storm(plan, rule) for rule in RULES]
