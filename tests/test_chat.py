@@ -185,6 +185,24 @@ async def test_members_on_either_worker_are_listed(workers, room):
         assert joined["members"] == sorted(names)
 
 
+async def test_members_who_stay_connected_stay_present_past_the_ttl(workers, room):
+    """Each worker renews its members' entries (in one script per room) every
+    third of the TTL; a member it failed to renew would be swept as gone."""
+    names = [unique("stayer"), unique("stayer")]
+    async with (
+        chat(workers[0], names[0]) as first,
+        chat(workers[1], names[1]) as second,
+    ):
+        await first.join(room)
+        await second.join(room)
+        await first.expect_silence(
+            "presence", seconds=PRESENCE_TTL * 3, room=room, left=[names[1]]
+        )
+        async with chat(workers[1], unique("late")) as late:
+            joined = await late.join(room)
+    assert set(names) <= set(joined["members"])
+
+
 async def test_a_user_whose_worker_was_killed_leaves_within_the_bound(
     doomed_workers, room
 ):

@@ -8,7 +8,7 @@ every third of the TTL; a killed worker's entries lapse, and the next sweep by
 any worker with members there removes them and reports who left: within 4/3
 of the TTL. Without Redis, presence is this process's own.
 
-Two backends behind one small interface (join, leave, members, sweep), as
+Two backends behind one small interface (join, leave, renew, members, sweep), as
 Centrifugo's PresenceManager has: ``LocalPresence`` for the in-memory channel
 layer and the tests, ``RedisPresence`` beside the Redis layer.
 """
@@ -75,6 +75,29 @@ return gone
 """
 )
 
+# KEYS[1]: the place's users. ARGV[1]: TTL seconds; ARGV[2]: the prefix of
+# users' connection keys (KEYS[1]'s slot); then user, connection pairs.
+# A worker's heartbeat: every entry it holds in the place, in one call.
+RENEW = (
+    CLOCK
+    + """
+local lifetime = tonumber(ARGV[1])
+local expiry = now + lifetime
+for index = 3, #ARGV, 2 do
+  local connections = ARGV[2] .. ARGV[index]
+  redis.call('ZADD', connections, expiry, ARGV[index + 1])
+  redis.call('EXPIRE', connections, math.ceil(lifetime))
+  redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[index])
+end
+redis.call('EXPIRE', KEYS[1], math.ceil(lifetime))
+return 1
+"""
+)
+
+# Entries renewed in one call: a worker's whole share of a place in a few
+# calls, each short enough not to hold Redis up (a few milliseconds).
+RENEW_BATCH = 500
+
 MEMBERS = (
     CLOCK
     + """
@@ -107,6 +130,9 @@ class LocalPresence:
     async def members(self, place):
         return sorted(self.places[place])
 
+    async def renew(self, place, entries):
+        pass
+
     async def sweep(self, place):
         return []
 
@@ -124,6 +150,7 @@ class RedisPresence:
             for name, source in (
                 ("join", JOIN),
                 ("leave", LEAVE),
+                ("renew", RENEW),
                 ("sweep", SWEEP),
                 ("members", MEMBERS),
             )
@@ -151,6 +178,12 @@ class RedisPresence:
     async def leave(self, place, user, connection):
         keys = self._keys(place, user)
         return bool(await self._run("leave", keys, [connection, user, self.ttl]))
+
+    async def renew(self, place, entries):
+        """Renew ``(user, connection)`` entries of ``place``."""
+        pairs = [value for entry in entries for value in entry]
+        prefix = f"{self._place(place)}:user:"
+        await self._run("renew", [self._place(place)], [self.ttl, prefix, *pairs])
 
     async def members(self, place):
         users = await self._run("members", [self._place(place)])
@@ -197,9 +230,11 @@ class Presence:
         """Renew this process's entries (a heartbeat, every third of the TTL)
         and sweep the places for users whose every connection lapsed."""
         for group, (place, present) in list(self.entries.items()):
+            entries = list(present)
             try:
-                for user, connection in list(present):
-                    await self.backend.join(group, user, connection)
+                for start in range(0, len(entries), RENEW_BATCH):
+                    batch = entries[start : start + RENEW_BATCH]
+                    await self.backend.renew(group, batch)
                 gone = await self.backend.sweep(group)
                 if gone:
                     await self.announce_left(group, place, gone)
