@@ -11,6 +11,17 @@ from tests import servers
 from tests.browser import launch
 
 
+def pytest_collection_modifyitems(config, items):
+    """With ONCE_LATER set (scripts/test's first pass, when a PostgreSQL pass
+    follows), tests marked ``once`` are left to that pass."""
+    if not os.environ.get("ONCE_LATER"):
+        return
+    later = pytest.mark.skip(reason="scripts/test runs it in the PostgreSQL pass")
+    for item in items:
+        if item.get_closest_marker("once"):
+            item.add_marker(later)
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("logs")

@@ -1,7 +1,6 @@
 """The benchmark's quick mode runs, so that it cannot rot; no speed is asserted."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,10 +13,7 @@ from tests import servers
 pytestmark = pytest.mark.server
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("QUICK_BENCHMARK_LATER")),
-    reason="scripts/test runs it in the PostgreSQL pass that follows",
-)
+@pytest.mark.once
 def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path), "--charts"],
@@ -69,10 +65,7 @@ def test_rounds_are_merged_into_medians_per_server_and_size():
     ]
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("QUICK_BENCHMARK_LATER")),
-    reason="scripts/test runs it in the PostgreSQL pass that follows",
-)
+@pytest.mark.once
 def test_a_short_soak_loses_nothing_through_a_flood_churn_and_a_killed_worker():
     result = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--seconds", "10"],

@@ -22,7 +22,7 @@ from tests.test_group_delivery import (
     stayers_receive_everything_while_others_churn,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 PRESENCE_TTL = 2
 

@@ -18,7 +18,7 @@ from server.extensions.redis_connections import cluster_hash_tag
 from tests.chat_client import chat, unique
 from tests.client import connect, http_get
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 ECHO_GROUP = "failover"
 BEFORE, MOST_DURING = 20, 400
