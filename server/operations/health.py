@@ -3,8 +3,8 @@
 ``/healthz``: the process is up and serving HTTP. ``/readyz``: it can do its
 work, that is the database answers and, when the channel layer is on Redis,
 every Redis host answers (on a Redis Cluster, every master); 503 naming what
-failed otherwise. The compose file's
-healthcheck asks ``/readyz`` through ``python -m server.operations.probe``.
+failed otherwise. The compose file's healthcheck asks ``/readyz`` through
+``python -m server.operations.probe``.
 """
 
 import asyncio

@@ -11,12 +11,13 @@ layer loses what is published while it reconnects, and says nothing
 
 How this one works:
 
-- Each worker process has an inbox, a Redis list, on every Redis host. A group
+- Each worker process has an inbox, a Redis list, in every partition (below:
+  one per Redis host, or a share of a Redis Cluster's slots). A group
   is a sorted set of the worker processes that have members in it. A group
   send is one script that pushes one copy of the message into the inbox of
   each of those processes; a send to one channel pushes into its process's
   inbox.
-- One reader task per host, started with the process's first channel and
+- One reader task per partition, started with the process's first channel and
   owned by no consumer, pops the inbox and hands each message to the local
   queues of the channels it is for (``local.py``). Cancelling a consumer
   cancels a wait on its local queue, which loses nothing.
