@@ -13,13 +13,16 @@ master that holds the group is SIGKILLed. Measured from the kill:
 """
 
 import asyncio
-import contextlib
 import time
 
 import websockets
 
 from bench import targets
-from harness.group_probe import live_across
+from harness.group_probe import (
+    live_across,
+    received_until_closed,
+    stream_until_closed,
+)
 from server.extensions.redis_connections import cluster_hash_tag
 
 GROUP = "failover"
@@ -71,8 +74,12 @@ async def one_failover(workers, redis, kill):
         websockets.connect(far.url_for(path), max_queue=None) as listener,
     ):
         sent = []
-        streaming = asyncio.create_task(stream(sender, sent))
-        members = [asyncio.create_task(received(m)) for m in (sender, listener)]
+        streaming = asyncio.create_task(
+            stream_until_closed(sender, sent, SEND_EVERY_SECONDS)
+        )
+        members = [
+            asyncio.create_task(received_until_closed(m)) for m in (sender, listener)
+        ]
         await asyncio.sleep(0.5)
         killed = time.perf_counter()
         await asyncio.to_thread(kill, redis)
@@ -87,19 +94,3 @@ async def one_failover(workers, redis, kill):
         "closed_1013": sum(code == 1013 for _, code in closes),
         "broken": sum(got != sent[: len(got)] for got, _ in closes),
     }
-
-
-async def stream(member, sent):
-    with contextlib.suppress(websockets.ConnectionClosed):
-        for number in range(1_000_000):
-            await member.send(str(number))
-            sent.append(str(number))
-            await asyncio.sleep(SEND_EVERY_SECONDS)
-
-
-async def received(member):
-    got = []
-    with contextlib.suppress(websockets.ConnectionClosed):
-        async for message in member:
-            got.append(message)
-    return got, member.close_code

@@ -1,4 +1,5 @@
-"""When group delivery across two workers works again after an outage."""
+"""A group through an outage: what its members received until the server
+closed them, and when delivery across two workers works again."""
 
 import asyncio
 import contextlib
@@ -30,3 +31,22 @@ async def live_across(near, far, give_up_seconds):
                     return time.perf_counter()
         await asyncio.sleep(PROBE_EVERY_SECONDS)
     raise TimeoutError(f"no delivery across workers within {give_up_seconds} s")
+
+
+async def stream_until_closed(member, sent, every_seconds):
+    """Send numbered messages as ``member``, each added to ``sent``, until the
+    server closes it."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        for number in range(1_000_000):
+            await member.send(f"e{number}")
+            sent.append(f"e{number}")
+            await asyncio.sleep(every_seconds)
+
+
+async def received_until_closed(member):
+    """What ``member`` received until the server closed it, and the close code."""
+    received = []
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for message in member:
+            received.append(message)
+    return received, member.close_code

@@ -1,8 +1,8 @@
 """Redis beyond one server, for real, on loopback: a Cluster of masters with a
 replica each, and a master with a replica watched by three Sentinels.
 
-Each server is a ``redis-server`` subprocess on a free port that keeps nothing
-on disk; the cluster is formed with ``redis-cli --cluster create`` as an
+Each server is a ``redis-server`` subprocess on a free port that saves
+nothing; the cluster is formed with ``redis-cli --cluster create`` as an
 operator would. Both are shared by the tests and the benchmark.
 """
 
@@ -32,6 +32,8 @@ def redis_binary(name="redis-server"):
 
 
 def start_server(log_dir, *options, port=None, cores=None):
+    """One redis-server; what a replica receives from its master is written
+    to ``log_dir``, under a name of its own, never to the checkout."""
     port = port or free_port()
     args = [
         redis_binary(),
@@ -43,6 +45,10 @@ def start_server(log_dir, *options, port=None, cores=None):
         "",
         "--appendonly",
         "no",
+        "--dir",
+        str(log_dir),
+        "--dbfilename",
+        f"redis-{port}.rdb",
         *options,
     ]
     return ServerProcess(
@@ -52,6 +58,11 @@ def start_server(log_dir, *options, port=None, cores=None):
         name="redis-server",
         cores=cores,
     )
+
+
+def sigkill(server):
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
 
 
 def wait_for(condition, seconds, what):
@@ -96,8 +107,6 @@ class Cluster:
                         # master moments after the cluster formed.
                         "--cluster-replica-validity-factor",
                         "0",
-                        "--dir",
-                        str(self.dir),
                         port=port,
                         cores=cores,
                     )
@@ -173,15 +182,10 @@ class Cluster:
 
         wait_for(ready, seconds, "the cluster was not ready")
 
-    def kill(self, node, how=signal.SIGKILL):
-        node.process.send_signal(how)
-        if how == signal.SIGKILL:
-            node.process.wait()
-
     def kill_master_serving(self, key):
         """SIGKILL the master that holds ``key``; returns its port."""
         port = self.slot_owner(key_slot(key.encode()))
-        self.kill(self.masters()[port])
+        sigkill(self.masters()[port])
         return port
 
     def stop(self):
@@ -199,6 +203,7 @@ class Sentinels:
         self.dir = Path(log_dir) / f"sentinel-{free_port()}"
         self.dir.mkdir(parents=True)
         self.sentinels = []
+        self.replica = None
         self.master = start_server(self.dir)
         try:
             self.replica = start_server(
@@ -252,16 +257,10 @@ class Sentinels:
 
     def kill_master(self):
         """SIGKILL the master; returns its port."""
-        self.master.process.send_signal(signal.SIGKILL)
-        self.master.process.wait()
+        sigkill(self.master)
         return self.master.port
 
-    def master_port(self):
-        """The port the Sentinels give for the master now."""
-        sentinel = redis.Redis(port=self.sentinels[0].port)
-        return int(sentinel.sentinel_get_master_addr_by_name(self.NAME)[1])
-
     def stop(self):
-        for server in [*self.sentinels, getattr(self, "replica", None), self.master]:
+        for server in [*self.sentinels, self.replica, self.master]:
             if server is not None:
                 server.stop()

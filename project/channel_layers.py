@@ -113,7 +113,7 @@ def redis_host(url, pool):
     if not path:
         raise ImproperlyConfigured("a sentinel:// REDIS_URL must name the master")
     host = {
-        "sentinels": [sentinel_address(item) for item in netloc[-1].split(",")],
+        "sentinels": [host_and_port(item) for item in netloc[-1].split(",")],
         "master_name": path[0],
         "db": int(path[1]) if len(path) > 1 else 0,
         **pool,
@@ -123,7 +123,7 @@ def redis_host(url, pool):
     return host
 
 
-def sentinel_address(item):
+def host_and_port(item):
     name, _, port = item.rpartition(":")
     if not name or not port.isdigit():
         raise ImproperlyConfigured(f"Redis address {item!r} is not host:port")
@@ -141,10 +141,11 @@ def cluster_host(url, pool):
     credentials, _, seeds = parts.netloc.rpartition("@")
     if parts.path.strip("/") not in ("", "0"):
         raise ImproperlyConfigured("a Redis Cluster has only database 0")
-    addresses = [sentinel_address(item) for item in seeds.split(",")]
+    seeds = seeds.split(",")
+    addresses = [host_and_port(seed) for seed in seeds]
     scheme = CLUSTER_SCHEMES[parts.scheme]
     at = f"{credentials}@" if credentials else ""
-    first = f"{scheme}://{at}{seeds.split(',')[0]}/"
+    first = f"{scheme}://{at}{seeds[0]}/"
     if parts.query:
         first += f"?{parts.query}"
     return {"cluster": first, "seeds": addresses, **pool}

@@ -1,12 +1,12 @@
 """Real servers for the tests: daphne and redis-server as subprocesses on loopback,
-started with the helper the benchmark uses too (harness/processes.py)."""
+started with the helpers the benchmark uses too (harness/)."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from harness.processes import REPOSITORY, ServerProcess, django_environment, free_port
+from harness.redis_topologies import start_server
 
 __all__ = ["REPOSITORY", "free_port"]
 
@@ -18,16 +18,8 @@ def start(args, port, log_path, env=None, pass_fds=()):
     return ServerProcess(args, port, env=env, log_path=log_path, pass_fds=pass_fds)
 
 
-def redis_server_command(port):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run scripts/test")
-    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-
-
 def start_redis(log_dir, port=None):
-    port = port or free_port()
-    return start(redis_server_command(port), port, Path(log_dir) / f"redis-{port}.log")
+    return start_server(log_dir, port=port)
 
 
 def service_environment(**overrides):

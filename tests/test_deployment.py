@@ -190,6 +190,12 @@ def test_cluster_compose_commands_form_a_cluster_the_service_is_ready_on(
                         *command[1:],
                         "--cluster-config-file",
                         str(config),
+                        # In a container these are its own; here, not the
+                        # checkout, and not shared by the six.
+                        "--dir",
+                        str(logs_dir),
+                        "--dbfilename",
+                        f"compose-cluster-{port}.rdb",
                         "--cluster-port",
                         str(buses[name]),
                         "--port",

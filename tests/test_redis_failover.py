@@ -12,7 +12,11 @@ import uuid
 import pytest
 import websockets
 
-from harness.group_probe import live_across
+from harness.group_probe import (
+    live_across,
+    received_until_closed,
+    stream_until_closed,
+)
 from harness.redis_topologies import Cluster, Sentinels
 from server.extensions.redis_connections import cluster_hash_tag
 from tests.chat_client import chat, unique
@@ -22,6 +26,7 @@ pytestmark = [pytest.mark.server, pytest.mark.once]
 
 ECHO_GROUP = "failover"
 BEFORE, MOST_DURING = 20, 400
+ECHO_EVERY_SECONDS = 0.01
 # Bounds, not expectations: the failover takes 2 to 4 s here.
 RECOVERY_SECONDS = 30
 
@@ -102,23 +107,6 @@ async def everything_stored(recorder, room):
         stored += page
 
 
-async def echo_stream(member, sent):
-    """Send numbered messages to the group until the server closes ``member``."""
-    with contextlib.suppress(websockets.ConnectionClosed):
-        for number in range(10_000):
-            await member.send(f"e{number}")
-            sent.append(f"e{number}")
-            await asyncio.sleep(0.01)
-
-
-async def echo_received(member):
-    received = []
-    with contextlib.suppress(websockets.ConnectionClosed):
-        async for message in member:
-            received.append(message)
-    return received, member.close_code
-
-
 @pytest.mark.parametrize(
     "topology", [ClusterFailover, SentinelFailover], ids=["cluster", "sentinel"]
 )
@@ -151,8 +139,12 @@ async def run_through_a_failover(redis, near, far):
             await member.join(room)
         alice_saw, bob_saw = Recorder(alice), Recorder(bob)
         echo_sent = []
-        echoes = [asyncio.create_task(echo_received(m)) for m in (sender, listener)]
-        streaming = asyncio.create_task(echo_stream(sender, echo_sent))
+        echoes = [
+            asyncio.create_task(received_until_closed(m)) for m in (sender, listener)
+        ]
+        streaming = asyncio.create_task(
+            stream_until_closed(sender, echo_sent, ECHO_EVERY_SECONDS)
+        )
 
         said = []
 

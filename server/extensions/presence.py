@@ -168,8 +168,12 @@ class RedisPresence:
         # one slot, as the scripts need; places spread over the masters.
         return f"{self.prefix}:{{{place}}}"
 
+    def _users(self, place):
+        """The prefix of the place's users' connection keys, in its slot."""
+        return f"{self._place(place)}:user:"
+
     def _keys(self, place, user):
-        return [self._place(place), f"{self._place(place)}:user:{user}"]
+        return [self._place(place), f"{self._users(place)}{user}"]
 
     async def join(self, place, user, connection):
         keys = self._keys(place, user)
@@ -182,17 +186,15 @@ class RedisPresence:
     async def renew(self, place, entries):
         """Renew ``(user, connection)`` entries of ``place``."""
         pairs = [value for entry in entries for value in entry]
-        prefix = f"{self._place(place)}:user:"
-        await self._run("renew", [self._place(place)], [self.ttl, prefix, *pairs])
+        args = [self.ttl, self._users(place), *pairs]
+        await self._run("renew", [self._place(place)], args)
 
     async def members(self, place):
         users = await self._run("members", [self._place(place)])
         return sorted(user.decode() for user in users)
 
     async def sweep(self, place):
-        gone = await self._run(
-            "sweep", [self._place(place)], [f"{self._place(place)}:user:"]
-        )
+        gone = await self._run("sweep", [self._place(place)], [self._users(place)])
         return [user.decode() for user in gone]
 
 
