@@ -9,12 +9,19 @@ import websockets
 
 PROBE_EVERY_SECONDS = 0.1
 ARRIVAL_SECONDS = 1.0
+# How long a probe's members must then stay connected and keep receiving:
+# longer than the layer's pause between reads after a failure (0.5 s), so that
+# a worker still failing its members on each read closes them first. Without
+# it, groups on a cluster's surviving masters count as back in the fraction
+# of a second before the next failed read.
+HOLD_SECONDS = 2.0
 
 
 async def live_across(near, far, give_up_seconds):
     """The ``time.perf_counter()`` moment a group message sent on ``near``
-    first reaches a member on ``far`` again: a new group each attempt, tried
-    every PROBE_EVERY_SECONDS; TimeoutError after ``give_up_seconds``."""
+    first reaches a member on ``far`` again, for good: the two stay connected
+    HOLD_SECONDS and a second message arrives too. A new group each attempt,
+    tried every PROBE_EVERY_SECONDS; TimeoutError after ``give_up_seconds``."""
     deadline = time.perf_counter() + give_up_seconds
     attempt = 0
     while time.perf_counter() < deadline:
@@ -27,8 +34,12 @@ async def live_across(near, far, give_up_seconds):
             ):
                 await talker.send("probe")
                 arrived = await asyncio.wait_for(listener.recv(), ARRIVAL_SECONDS)
-                if arrived == "probe":
-                    return time.perf_counter()
+                first = time.perf_counter()
+                await asyncio.sleep(HOLD_SECONDS)
+                await talker.send("still")
+                still = await asyncio.wait_for(listener.recv(), ARRIVAL_SECONDS)
+                if (arrived, still) == ("probe", "still"):
+                    return first
         await asyncio.sleep(PROBE_EVERY_SECONDS)
     raise TimeoutError(f"no delivery across workers within {give_up_seconds} s")
 
