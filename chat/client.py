@@ -4,11 +4,15 @@
     python -m chat.client ws://127.0.0.1:8000/ws/chat/ --room lobby --session KEY
 
 Each line typed is sent to the room; ``/quit`` (or the end of the input) leaves.
-It prints the room's history, then every message with its time and author, and
-who joins, leaves and types. When the connection drops it reconnects with
-back-off and joins with ``since``, so nothing is missed or shown twice; a line
-sent but not yet seen stored is sent again with the same ``client_id``, which
-the server stores once (docs/chat-protocol.md).
+It prints the room's history, then every message with its id, time and
+author, each change to one (edits, deletions, reactions), who joins, leaves,
+types, and what moderators do. Lines starting with ``/`` are commands
+(``/help`` lists them: edit, delete, react, read, rooms, members, and the
+moderators' invite, remove, ban, mute, mod...). When the connection drops it
+reconnects with back-off and joins with ``since`` and the room's epoch, so
+nothing is missed or shown twice; a line sent but not yet seen stored is sent
+again with the same ``client_id``, which the server stores once
+(docs/chat-protocol.md).
 """
 
 import argparse
@@ -77,6 +81,7 @@ class Room:
         self.name = name
         self.out = out
         self.last_id = None  # None until the first join
+        self.epoch = None  # the history last_id counts in
         self.early = {}  # id: message, received above a gap
         self.pending = {}  # client_id: text, sent and not yet seen stored
         self.newest = 0  # the room's last id, as the server last said
@@ -87,6 +92,10 @@ class Room:
         print(line, file=self.out, flush=True)
 
     def joined(self, reply):
+        if reply.get("reset") and self.last_id is not None:
+            self.show(f"* {self.name}'s history was reset (restored or made again)")
+            self.last_id, self.early, self.newest = None, {}, 0
+        self.epoch = reply.get("epoch")
         if self.last_id is None:
             messages = reply["messages"]
             self.last_id = messages[0]["id"] - 1 if messages else reply["last_id"]
@@ -114,11 +123,30 @@ class Room:
             self.last_id += 1
             self.display(self.early.pop(self.last_id))
 
-    def display(self, message):
-        if self.pending.pop(message.get("client_id"), None) and not self.pending:
+    def display(self, event):
+        if self.pending.pop(event.get("client_id"), None) and not self.pending:
             self.all_confirmed.set()
-        time = message["ts"][11:19]
-        self.show(f"[{time}] <{message['author']}> {message['text']}")
+        time = event["ts"][11:19]
+        kind = event["type"]
+        if kind == "message":
+            text = "(deleted)" if event["deleted"] else event["text"]
+            edited = " (edited)" if event["edited"] else ""
+            self.show(f"[{time}] #{event['id']} <{event['author']}> {text}{edited}")
+        elif kind == "edit":
+            self.show(
+                f"* #{event['target']} edited by {event['author']}: {event['text']}"
+            )
+        elif kind == "delete":
+            self.show(f"* #{event['target']} deleted by {event['by']}")
+        elif kind == "reaction":
+            users = ", ".join(event["users"]) or "nobody now"
+            self.show(
+                f"* {event['by']} reacted {event['emoji']} to #{event['target']}"
+                f" ({event['emoji']} {users})"
+            )
+        elif kind == "member":
+            role = f" {event['role']}" if event.get("role") else ""
+            self.show(f"* {event['by']} {event['action']}{role}: {event['user']}")
 
     def gap(self):
         """The id to ask history ``after``, if a gap is open and not yet asked."""
@@ -182,7 +210,7 @@ class ChatClient:
         unconfirmed, then relay lines out and messages in until it closes."""
         join = {"type": "join", "room": self.room.name}
         if self.room.last_id is not None:
-            join["since"] = self.room.last_id
+            join.update(since=self.room.last_id, epoch=self.room.epoch)
         await websocket.send(json.dumps(join))
         unconfirmed = list(self.room.pending.items())
         receiving = asyncio.create_task(self.receive(websocket, unconfirmed))
@@ -199,6 +227,10 @@ class ChatClient:
                     await self.drain(receiving)
                     await websocket.close()
                     break
+                if text.startswith("/") and not text.startswith("//"):
+                    await self.command(websocket, text)
+                    continue
+                text = text.removeprefix("/")
                 client_id = uuid.uuid4().hex
                 self.room.pending[client_id] = text
                 await self.say(websocket, client_id, text)
@@ -225,6 +257,16 @@ class ChatClient:
                 }
             )
         )
+
+    async def command(self, websocket, line):
+        """A ``/command``: what it sends, or help."""
+        word, _, rest = line[1:].strip().partition(" ")
+        rest = rest.strip()
+        message = command_message(word, rest, self.room)
+        if message is None:
+            self.room.show(COMMANDS_HELP)
+            return
+        await websocket.send(json.dumps({**message, "room": self.room.name}))
 
     def resend_later(self, websocket, client_id):
         async def resend():
@@ -310,6 +352,43 @@ class ChatClient:
     async def on_notice(self, websocket, message):
         self.room.show(f"* notice: {message['text']}")
 
+    async def on_read(self, websocket, message):
+        if message["unread"] is None:
+            self.room.show(f"* {message['user']} has seen up to #{message['id']}")
+        else:
+            self.room.show(
+                f"* read up to #{message['id']}: {message['unread']} unread,"
+                f" {message['mentions']} mentions left"
+            )
+
+    async def on_rooms(self, websocket, message):
+        for room in message["rooms"] + message["direct"]:
+            marks = [f"last #{room['last_id']}"]
+            if room.get("unread"):
+                marks.append(f"{room['unread']} unread")
+            if room.get("mentions"):
+                marks.append(f"{room['mentions']} mentions")
+            lock = " (private)" if room["private"] else ""
+            self.room.show(f"* room {room['name']}{lock}: {', '.join(marks)}")
+
+    async def on_members(self, websocket, message):
+        for member in message["members"]:
+            marks = [member["role"]] + [
+                mark for mark in ("muted", "banned") if member[mark]
+            ]
+            self.room.show(f"* member {member['user']}: {', '.join(marks)}")
+
+    async def on_invited(self, websocket, message):
+        self.room.show(f"* {message['by']} invited you to {message['room']}")
+
+    async def on_removed(self, websocket, message):
+        self.room.show(
+            f"* {message['reason']} from {message['room']} by {message['by']}"
+        )
+
+    async def on_change(self, websocket, message):
+        self.room.receive(message)
+
     async def ignore(self, websocket, message):
         """Nothing to show: the answer to a request this client does not make."""
 
@@ -323,9 +402,55 @@ class ChatClient:
         "restored": on_restored,
         "error": on_error,
         "notice": on_notice,
+        "edit": on_change,
+        "delete": on_change,
+        "reaction": on_change,
+        "member": on_change,
+        "read": on_read,
+        "rooms": on_rooms,
+        "members": on_members,
+        "invited": on_invited,
+        "removed": on_removed,
         "left": ignore,
-        "rooms": ignore,
     }
+
+
+# The commands, as typed: /name [arguments]. A line that starts with "//"
+# is sent as a message starting with "/".
+COMMANDS_HELP = """* commands:
+*   /edit ID TEXT       replace the text of your message ID
+*   /delete ID          delete your message (a moderator: anyone's)
+*   /react ID EMOJI     add your reaction, or take it back
+*   /read [ID]          mark the room read up to ID (default: all you have seen)
+*   /rooms              rooms with their unread messages and mentions
+*   /members            the room's members, roles and marks
+*   /invite USER   /remove USER   /depart            (private rooms)
+*   /ban USER   /unban USER   /mute USER   /unmute USER   (moderators)
+*   /mod USER   /unmod USER   make a member moderator, or not (the owner)
+*   /quit"""
+
+
+def command_message(word, rest, room):
+    """The protocol message a command sends, or None for help."""
+    number, _, text = rest.partition(" ")
+    target = int(number) if number.isdigit() else None
+    if word == "edit" and target and text.strip():
+        return {"type": "edit", "id": target, "text": text.strip()}
+    if word == "delete" and target and not text:
+        return {"type": "delete", "id": target}
+    if word == "react" and target and text.strip():
+        return {"type": "react", "id": target, "emoji": text.strip()}
+    if word == "read" and (target or not rest):
+        return {"type": "read", "id": target or room.last_id or 0}
+    if word in ("rooms", "members", "depart") and not rest:
+        return {"type": word}
+    user = rest if rest and " " not in rest else None
+    if word in protocol.MEMBER_ACTIONS and word != "role" and user:
+        return {"type": word, "user": user}
+    if word in ("mod", "unmod") and user:
+        role = "moderator" if word == "mod" else "member"
+        return {"type": "role", "user": user, "role": role}
+    return None
 
 
 def main(argv=None):

@@ -27,7 +27,7 @@ from server.extensions.limits import Rate
 from server.extensions.signals import send_logged
 
 from . import posting, protocol, storage
-from .presence import presence_for
+from .presence import presence_for, user_group
 from .protocol import ProtocolError
 from .signals import member_joined, member_left
 
@@ -46,6 +46,12 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         self.presence = presence_for(self.channel_layer)
         if OUTAGES in self.channel_layer.extensions:
             self.channel_layer.survive_outages(self.channel_name)
+        if self.user.is_authenticated:
+            # Where all of this user's chat connections hear of their read
+            # positions, invitations and removals.
+            self.own_group = user_group(self.user.pk)
+            await self.channel_layer.group_add(self.own_group, self.channel_name)
+            self.groups.append(self.own_group)
         await self.accept()
         if self.name is None:
             await self.reply(protocol.error(ProtocolError(protocol.INVALID_NAME)))
@@ -74,27 +80,50 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         for room in list(self.rooms.values()):
             await self.leave(room)
 
-    # What a client may send.
+    # What a client may send: rooms.
 
     @handles("join")
     async def on_join(self, message):
         name = protocol.room_name(message)
-        since = protocol.field(message, "since", int, required=False)
         room = await db(storage.open_room)(name, self.user)
-        await self.enter(room, since)
+        await self.enter(room, message)
 
     @handles("direct")
     async def on_direct(self, message):
         other = protocol.field(message, "user", str)
-        since = protocol.field(message, "since", int, required=False)
         room = await db(storage.open_direct_room)(self.user, other)
-        await self.enter(room, since)
+        await self.enter(room, message)
+
+    @handles("create")
+    async def on_create(self, message):
+        name = protocol.room_name(message)
+        if protocol.is_direct(name):
+            raise ProtocolError(
+                protocol.INVALID_FIELD, "dm. names are for direct rooms"
+            )
+        private = protocol.field(message, "private", bool, required=False) or False
+        room = await db(storage.create_room)(name, self.user, private)
+        await self.enter(room, {})
 
     @handles("leave")
     async def on_leave(self, message):
         room = self.joined(message)
         await self.leave(room)
         await self.reply({"type": "left", "room": room.name})
+
+    @handles("rooms")
+    async def on_rooms(self, message):
+        rooms = await db(storage.rooms_of)(self.user)
+        await self.reply(
+            {
+                "type": "rooms",
+                "rooms": [r for r in rooms if not protocol.is_direct(r["name"])],
+                "direct": [r for r in rooms if protocol.is_direct(r["name"])],
+                "start": settings.CHAT_START_ROOM,
+            }
+        )
+
+    # Messages, and changes to them.
 
     @handles("message")
     async def on_message(self, message):
@@ -107,6 +136,34 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         else:
             await self.reply(stored)
 
+    @handles("edit")
+    async def on_edit(self, message):
+        room = self.joined(message)
+        target = protocol.field(message, "id", int)
+        text = protocol.field(message, "text", str)
+        posting.check(text, None)
+        await self.change(storage.edit, room, self.name, self.user, target, text)
+
+    @handles("delete")
+    async def on_delete(self, message):
+        room = self.joined(message)
+        target = protocol.field(message, "id", int)
+        await self.change(storage.delete, room, self.name, self.user, target)
+
+    @handles("react")
+    async def on_react(self, message):
+        room = self.joined(message)
+        target = protocol.field(message, "id", int)
+        emoji = protocol.field(message, "emoji", str)
+        if not protocol.EMOJI.fullmatch(emoji):
+            raise ProtocolError(protocol.INVALID_EMOJI)
+        await self.change(storage.react, room, self.name, self.user, target, emoji)
+
+    async def change(self, making, room, *args):
+        """Store a change as the room's next event, and send it to the room."""
+        event = await posting.change(making, room, *args)
+        await self.broadcast(room.group, posting.event(event))
+
     @handles("history")
     async def on_history(self, message):
         room = self.joined(message)
@@ -117,6 +174,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         limit = page if limit is None else max(1, min(limit, page))
         if (before is None) == (after is None):
             raise ProtocolError(protocol.INVALID_FIELD, "give one of before, after")
+        last_id = await db(storage.last_seq)(room)
         if before is not None:
             messages = await db(storage.before)(room, before, limit)
         else:
@@ -125,8 +183,8 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             {
                 "type": "history",
                 "room": room.name,
-                "messages": [m.wire(room.name) for m in messages],
-                "last_id": await db(storage.last_seq)(room),
+                "messages": messages,
+                "last_id": max([last_id] + [m["id"] for m in messages]),
             }
         )
 
@@ -141,26 +199,96 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             room.group, {"type": "chat.typing", "room": room.name, "user": self.name}
         )
 
-    @handles("rooms")
-    async def on_rooms(self, message):
-        public = await db(storage.public_rooms)()
-        direct = await db(storage.direct_rooms)(self.user)
-        await self.reply(
-            {
-                "type": "rooms",
-                "rooms": [{"name": n, "last_id": last} for n, last in public],
-                "direct": [{"name": n, "last_id": last} for n, last in direct],
-            }
+    # Read positions: shared by the user's connections, and in a direct room
+    # seen by the other person.
+
+    @handles("read")
+    async def on_read(self, message):
+        room = self.joined(message)
+        seq = protocol.field(message, "id", int)
+        seq, unread, mentions = await db(storage.mark_read)(room, self.user, seq)
+        read = {
+            "type": "chat.read",
+            "room": room.name,
+            "user": self.name,
+            "id": seq,
+            "unread": unread,
+            "mentions": mentions,
+        }
+        await self.broadcast(self.own_group, read)
+        if protocol.is_direct(room.name):
+            await self.broadcast(room.group, {**read, "unread": None, "mentions": None})
+
+    # Members and moderation.
+
+    @handles("members")
+    async def on_members(self, message):
+        room = await self.readable(message)
+        members = await db(storage.members)(room)
+        await self.reply({"type": "members", "room": room.name, "members": members})
+
+    @handles(*protocol.MEMBER_ACTIONS)
+    async def on_member_action(self, message):
+        room = await self.readable(message)
+        if not self.user.is_authenticated:
+            raise ProtocolError(protocol.LOGIN_REQUIRED)
+        username = protocol.field(message, "user", str)
+        role = protocol.field(message, "role", str, required=message["type"] == "role")
+        event, user = await db(storage.change_member)(
+            room, self.user, message["type"], username, role
         )
+        await self.broadcast(room.group, posting.event(event.wire(room.name)))
+        told = MEMBER_TOLD.get(event.data["action"])
+        if told is not None:
+            await self.broadcast(
+                user_group(user.pk),
+                {
+                    "type": told,
+                    "room": room.name,
+                    "by": self.name,
+                    "reason": event.data["action"],
+                },
+            )
+
+    @handles("depart")
+    async def on_depart(self, message):
+        room = await self.readable(message)
+        if not self.user.is_authenticated:
+            raise ProtocolError(protocol.LOGIN_REQUIRED)
+        event = await db(storage.depart)(room, self.user)
+        await self.broadcast(room.group, posting.event(event.wire(room.name)))
+        await self.broadcast(
+            self.own_group,
+            {
+                "type": "chat.removed",
+                "room": room.name,
+                "by": self.name,
+                "reason": "departed",
+            },
+        )
+
+    async def readable(self, message):
+        """The room a message names, if this user may read it."""
+        if protocol.room_name(message) in self.rooms:
+            return self.rooms[message["room"]]
+        room = await db(storage.existing_room)(message["room"])
+        if room is None:
+            raise ProtocolError(protocol.UNKNOWN_ROOM)
+        await db(storage.may_read)(room, self.user)
+        return room
 
     # Joining and leaving a room.
 
-    async def enter(self, room, since):
+    async def enter(self, room, message):
         """Join ``room``'s group (so that nothing sent from now on is missed),
         announce this user if they were not there, then answer with the
-        members and the history: the newest messages, or those after
-        ``since``. Messages may arrive before ``joined``; their ids order them.
+        members and the history: the newest events, or those after ``since``
+        (unless the room's epoch says that history is not the one the client
+        had: then ``reset`` and the newest). Events may arrive before
+        ``joined``; their ids order them.
         """
+        since = protocol.field(message, "since", int, required=False)
+        epoch = protocol.field(message, "epoch", str, required=False)
         if room.name not in self.rooms:
             await self.channel_layer.group_add(room.group, self.channel_name)
             self.groups.append(room.group)
@@ -173,10 +301,16 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             ):
                 await self.announce(room, joined=[self.name])
                 await send_logged(member_joined, room=room.name, user=self.name)
-        if since is None:
+        standing = await db(storage.standing)(room, self.user)
+        reset = since is not None and (
+            (epoch is not None and epoch != standing["epoch"])
+            or since > standing["last_id"]
+        )
+        if since is None or reset:
             messages = await db(storage.latest)(room, settings.CHAT_HISTORY_LATEST)
         else:
             messages = await db(storage.after)(room, since, settings.CHAT_HISTORY_PAGE)
+        last_id = max([standing.pop("last_id")] + [m["id"] for m in messages])
         await self.reply(
             {
                 "type": "joined",
@@ -184,8 +318,10 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
                 "members": await self.presence_of(
                     self.presence.members(room.group), unknown=[self.name]
                 ),
-                "messages": [m.wire(room.name) for m in messages],
-                "last_id": await db(storage.last_seq)(room),
+                "messages": messages,
+                "last_id": last_id,
+                "reset": reset,
+                **standing,
             }
         )
 
@@ -254,6 +390,23 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         if event["user"] != self.name:
             await self.reply({**event, "type": "typing"})
 
+    async def chat_read(self, event):
+        """This user read up to an id (any of their connections), or in a
+        direct room the other person did."""
+        await self.reply({**event, "type": "read"})
+
+    async def chat_invited(self, event):
+        """This user was made a member of a private room."""
+        await self.reply({"type": "invited", "room": event["room"], "by": event["by"]})
+
+    async def chat_removed(self, event):
+        """This user is no longer in a room (removed, banned, or departed on
+        another connection): it stops receiving its events here at once."""
+        room = self.rooms.get(event["room"])
+        if room is not None:
+            await self.leave(room)
+        await self.reply({**event, "type": "removed"})
+
     # Events of the channel layer itself.
 
     async def layer_outage(self, event):
@@ -263,6 +416,14 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
     async def layer_restored(self, event):
         """Redis is back, and this worker's rooms with it."""
         await self.reply(protocol.RESTORED)
+
+
+# What a user acted on hears of it on all their connections.
+MEMBER_TOLD = {
+    "invited": "chat.invited",
+    "removed": "chat.removed",
+    "banned": "chat.removed",
+}
 
 
 def chat_name(user, query_string):

@@ -1,6 +1,12 @@
-"""Rooms and their messages. A message's ``seq`` is its id on the wire: it
-counts from 1 in each room, with no gaps, so a client can see what it missed."""
+"""Rooms, who belongs to them, and their history.
 
+A room's history is one sequence: every row of ``Event`` takes the room's
+next ``seq`` (its id on the wire), counting from 1 with no gaps. Messages are
+events, and so is every later change to one (an edit, a deletion, a reaction)
+and to the room's members. A client that knows the last id it saw asks for
+what came after it, and changes come with the messages."""
+
+import secrets
 from datetime import UTC
 
 from django.conf import settings
@@ -9,15 +15,27 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+def new_epoch():
+    return secrets.token_hex(4)
+
+
 class Room(models.Model):
     name = models.CharField(max_length=320, unique=True)
-    # Private rooms (direct messages) are joined and read by members only.
+    # A private room is joined, read and posted in by its members only; a
+    # direct-message room is a private room of two with no owner.
     private = models.BooleanField(default=False)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="chat_rooms"
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_chat_rooms",
     )
-    # The seq of the newest message; the next one gets last_seq + 1.
+    # The seq of the newest event; the next one gets last_seq + 1.
     last_seq = models.BigIntegerField(default=0)
+    # Changes when the room's history cannot continue from what a client saw
+    # (the room was made again, or restored from a backup: chat_new_epoch).
+    epoch = models.CharField(max_length=16, default=new_epoch)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -32,14 +50,64 @@ class Room(models.Model):
         return f"chat.{self.pk}"
 
 
-class Message(models.Model):
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+class Membership(models.Model):
+    """A user's place in a room: a member of a private room (with a role), or,
+    in any room, a moderator, a muted or a banned user."""
+
+    OWNER, MODERATOR, MEMBER = "owner", "moderator", "member"
+    ROLES = [(OWNER, "owner"), (MODERATOR, "moderator"), (MEMBER, "member")]
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_rooms"
+    )
+    role = models.CharField(max_length=16, choices=ROLES, default=MEMBER)
+    muted = models.BooleanField(default=False)
+    # A banned user is no member, and may not join again until unbanned.
+    banned = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="chat_one_membership")
+        ]
+        indexes = [models.Index(fields=["user", "room"], name="chat_membership_user")]
+
+    def __str__(self):
+        return f"{self.user} in {self.room} ({self.role})"
+
+    @property
+    def moderates(self):
+        return self.role in (self.OWNER, self.MODERATOR) and not self.banned
+
+
+class Event(models.Model):
+    MESSAGE, EDIT, DELETE, REACTION, MEMBER = range(5)
+    KINDS = [
+        (MESSAGE, "message"),
+        (EDIT, "edit"),
+        (DELETE, "delete"),
+        (REACTION, "reaction"),
+        (MEMBER, "member"),
+    ]
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()
+    kind = models.PositiveSmallIntegerField(choices=KINDS, default=MESSAGE)
+    # Who did it: a message's author, an editor, a reactor, a moderator.
     author = models.CharField(max_length=150)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # A message's text; an edit's new text; a reaction's emoji. Emptied when
+    # the message is deleted, with the texts of its edits.
     text = models.TextField()
+    # The seq of the message an edit, deletion or reaction changes.
+    target = models.BigIntegerField(null=True, blank=True)
+    # What else the event's wire form says (a reaction's users, a member change).
+    data = models.JSONField(null=True, blank=True)
+    edited = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
     # The sender's own id for the message: a resend is answered, not stored.
     client_id = models.CharField(max_length=64, null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -55,18 +123,110 @@ class Message(models.Model):
                 name="chat_resend_stored_once",
             ),
         ]
+        indexes = [
+            # Unread counts: a room's live messages after a position, and
+            # their authors, read from the index alone on PostgreSQL.
+            models.Index(
+                fields=["room", "seq"],
+                include=["user"],
+                condition=Q(kind=0, deleted=False),
+                name="chat_unread",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.room.name}#{self.seq} {self.author}"
+        return f"{self.room.name}#{self.seq} {self.get_kind_display()} {self.author}"
 
-    def wire(self, room_name):
-        """The message as the protocol sends it."""
-        return {
-            "type": "message",
+    def wire(self, room_name, reactions=None):
+        """The event as the protocol sends it; a message's ``reactions``
+        (emoji -> users) are its current ones."""
+        wire = {
+            "type": self.get_kind_display(),
             "room": room_name,
             "id": self.seq,
-            "author": self.author,
-            "text": self.text,
             "ts": self.created.astimezone(UTC).isoformat(timespec="milliseconds"),
-            "client_id": self.client_id,
         }
+        if self.kind == self.MESSAGE:
+            wire.update(
+                author=self.author,
+                text=self.text,
+                client_id=self.client_id,
+                edited=self.edited,
+                deleted=self.deleted,
+                reactions=reactions or {},
+            )
+        elif self.kind == self.EDIT:
+            wire.update(target=self.target, author=self.author, text=self.text)
+        elif self.kind == self.DELETE:
+            wire.update(target=self.target, by=self.author)
+        elif self.kind == self.REACTION:
+            wire.update(target=self.target, by=self.author, emoji=self.text)
+            wire.update(self.data)
+        else:
+            wire.update(by=self.author, **self.data)
+        return wire
+
+
+class Reaction(models.Model):
+    """Who reacted to a message with which emoji, now."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+    target = models.BigIntegerField()
+    emoji = models.CharField(max_length=32)
+    author = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "target", "emoji", "author"], name="chat_react_once"
+            )
+        ]
+
+
+class Mention(models.Model):
+    """``@name`` in a live message, for the unread mentions of ``name``."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+    seq = models.BigIntegerField()
+    name = models.CharField(max_length=150)
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "room", "seq"], name="chat_mentions")]
+
+
+class ReadState(models.Model):
+    """How far a user has read in a room, shared by all their connections."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "room"], name="chat_read_once")
+        ]
+
+
+class ModerationAction(models.Model):
+    """What a room's owner or moderator did, to whom, and when."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="actions")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="chat_actions",
+    )
+    action = models.CharField(max_length=16)
+    # The user acted on, or the seq of the message deleted.
+    subject = models.CharField(max_length=150, blank=True)
+    target = models.BigIntegerField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return (
+            f"{self.actor} {self.action} {self.subject or self.target} in {self.room}"
+        )

@@ -42,6 +42,18 @@ async def store(room, author, user, text, client_id):
     return message, new
 
 
+async def change(making, room, *args):
+    """Store a change to a message (storage.edit, delete or react) as the
+    room's next event; its wire form."""
+    try:
+        stored = await db(making)(room, *args)
+    except DatabaseError:
+        counters.DATABASE_ERRORS.inc()
+        raise ProtocolError(protocol.UNAVAILABLE) from None
+    return stored.wire(room.name)
+
+
 def event(message):
-    """The group event that delivers a stored message to a room's members."""
+    """The group event that delivers a stored event (a message or a change)
+    to a room's members."""
     return {"type": "chat.message", "message": message}

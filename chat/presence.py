@@ -20,3 +20,8 @@ def presence_for(channel_layer):
             await send_logged(member_left, room=room, user=user)
 
     return for_this_loop("chat:presence", announce_left)
+
+
+def user_group(user_id):
+    """The group of a registered user's chat connections, on every worker."""
+    return f"chat.user.{user_id}"

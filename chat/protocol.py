@@ -31,24 +31,70 @@ from server.extensions.close_codes import (
 
 # What a client sends: each type and its fields (besides "type").
 CLIENT_MESSAGES = {
-    "join": ("room", "since"),
-    "direct": ("user", "since"),
+    "join": ("room", "since", "epoch"),
+    "direct": ("user", "since", "epoch"),
+    "create": ("room", "private"),
     "leave": ("room",),
     "message": ("room", "text", "client_id"),
+    "edit": ("room", "id", "text"),
+    "delete": ("room", "id"),
+    "react": ("room", "id", "emoji"),
+    "read": ("room", "id"),
     "history": ("room", "before", "after", "limit"),
     "typing": ("room",),
     "rooms": (),
+    "members": ("room",),
+    "invite": ("room", "user"),
+    "remove": ("room", "user"),
+    "ban": ("room", "user"),
+    "unban": ("room", "user"),
+    "mute": ("room", "user"),
+    "unmute": ("room", "user"),
+    "role": ("room", "user", "role"),
+    "depart": ("room",),
 }
+# The moderators' actions on a user, each answered with a member event.
+MEMBER_ACTIONS = ("invite", "remove", "ban", "unban", "mute", "unmute", "role")
 CLIENT_TYPES = tuple(CLIENT_MESSAGES)
 # What the server sends, and its fields.
 SERVER_MESSAGES = {
-    "joined": ("room", "members", "messages", "last_id"),
+    "joined": (
+        "room",
+        "members",
+        "messages",
+        "last_id",
+        "epoch",
+        "reset",
+        "private",
+        "role",
+        "muted",
+        "read",
+        "seen",
+    ),
     "left": ("room",),
-    "message": ("room", "id", "author", "text", "ts", "client_id"),
+    "message": (
+        "room",
+        "id",
+        "author",
+        "text",
+        "ts",
+        "client_id",
+        "edited",
+        "deleted",
+        "reactions",
+    ),
+    "edit": ("room", "id", "ts", "target", "author", "text"),
+    "delete": ("room", "id", "ts", "target", "by"),
+    "reaction": ("room", "id", "ts", "target", "by", "emoji", "users"),
+    "member": ("room", "id", "ts", "by", "user", "action", "role"),
+    "read": ("room", "user", "id", "unread", "mentions"),
+    "members": ("room", "members"),
+    "invited": ("room", "by"),
+    "removed": ("room", "by", "reason"),
     "history": ("room", "messages", "last_id"),
     "typing": ("room", "user"),
     "presence": ("room", "joined", "left"),
-    "rooms": ("rooms", "direct"),
+    "rooms": ("rooms", "direct", "start"),
     "error": ("code", "detail", "ref"),
     "degraded": ("detail",),
     "restored": ("detail",),
@@ -66,6 +112,10 @@ USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,30}")
 SYSTEM_AUTHOR = "system"
 RESERVED_NAMES = {SYSTEM_AUTHOR}
 CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
+# A mention: "@" and a user name, not inside a word or an address.
+MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9_.-]{1,30})(?<!\.)")
+# A reaction: up to 8 characters (an emoji with its modifiers), no spaces.
+EMOJI = re.compile(r"[^\s\x00-\x7f]{1,8}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +137,11 @@ UNKNOWN_USER = Error("unknown_user", "no such registered user")
 INVALID_NAME = Error("invalid_name", "choose a valid name that is not registered")
 UNAVAILABLE = Error("unavailable", "the message could not be stored; send it again")
 RATE_LIMITED = Error("rate_limited", "too many messages: this one was refused")
+ROOM_EXISTS = Error("room_exists", "a room of that name exists")
+MUTED = Error("muted", "you are muted in this room: you may read, not post")
+BANNED = Error("banned", "you are banned from this room")
+UNKNOWN_MESSAGE = Error("unknown_message", "no such message, or it was deleted")
+INVALID_EMOJI = Error("invalid_emoji", "a reaction is one emoji, up to 8 characters")
 
 ERRORS = (
     BAD_JSON,
@@ -102,6 +157,11 @@ ERRORS = (
     INVALID_NAME,
     UNAVAILABLE,
     RATE_LIMITED,
+    ROOM_EXISTS,
+    MUTED,
+    BANNED,
+    UNKNOWN_MESSAGE,
+    INVALID_EMOJI,
 )
 
 
@@ -158,7 +218,7 @@ def field(message, name, kind, required=True):
     value = message.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ProtocolError(INVALID_FIELD, f"{name} must be a {kind.__name__}")
     return value
 
@@ -185,6 +245,13 @@ def is_direct(name):
 def direct_room(first, second):
     """The private room of two users, the same whichever asks."""
     return DIRECT_ROOM_PREFIX + ".".join(sorted((first, second)))
+
+
+def mentioned(text, author):
+    """The names ``text`` mentions with ``@name``, its author's left out."""
+    if "@" not in text:
+        return []
+    return sorted(set(MENTION.findall(text)) - {author})
 
 
 def error(problem, ref=None):

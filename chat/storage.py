@@ -4,29 +4,105 @@ Consumers call these through ``channels.db.database_sync_to_async``, which
 closes stale and broken connections before and after each call (with
 CONN_HEALTH_CHECKS on, a connection the server closed is replaced, not
 reused). The ORM's own async methods do not: they are plain sync_to_async.
+
+Everything that adds to a room's history takes the room's next seq with one
+UPDATE of the room's row (``take_seq``), which also holds the room's lock
+until commit: changes to one room are made one at a time, in seq order, and
+a refused or rolled-back one gives its seq back.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import protocol
-from .models import Message, Room
+from .models import Event, Membership, Mention, ReadState, Room
 from .protocol import ProtocolError
+
+# The user of a message the application posts as the system: no checks.
+SYSTEM = None
+
+
+# Rooms, and who may be in them.
 
 
 def open_room(name, user):
-    """The room ``name`` for ``user`` to join: public rooms are made on first
-    join; a direct-message room only opens to its two members."""
-    if protocol.is_direct(name):
-        room = Room.objects.filter(name=name, private=True).first()
-        if room is None:
-            raise ProtocolError(protocol.UNKNOWN_ROOM)
-        if not user.is_authenticated or not room.members.filter(pk=user.pk).exists():
-            raise ProtocolError(protocol.FORBIDDEN)
-        return room
-    room, _ = Room.objects.get_or_create(name=name)
+    """The room ``name`` for ``user`` to join: a public room is made on first
+    join (owned by its maker, if signed in); a private one opens to its
+    members only."""
+    room = Room.objects.filter(name=name).first()
+    if room is None and protocol.is_direct(name):
+        raise ProtocolError(protocol.UNKNOWN_ROOM)
+    if room is None:
+        with transaction.atomic():
+            owner = user if user.is_authenticated else None
+            room, created = Room.objects.get_or_create(
+                name=name, defaults={"owner": owner}
+            )
+            if created and owner is not None:
+                Membership.objects.create(room=room, user=owner, role=Membership.OWNER)
+    may_read(room, user)
     return room
+
+
+def create_room(name, user, private):
+    """A new room of ``user``'s, public or private; refused if it exists."""
+    if not user.is_authenticated:
+        raise ProtocolError(protocol.LOGIN_REQUIRED)
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(name=name, private=private, owner=user)
+            Membership.objects.create(room=room, user=user, role=Membership.OWNER)
+    except IntegrityError:
+        raise ProtocolError(protocol.ROOM_EXISTS) from None
+    return room
+
+
+def open_direct_room(user, other_name):
+    """The private room of ``user`` and the registered user ``other_name``."""
+    if not user.is_authenticated:
+        raise ProtocolError(protocol.LOGIN_REQUIRED)
+    other = get_user_model().objects.filter(username=other_name).first()
+    if other is None or other == user:
+        raise ProtocolError(protocol.UNKNOWN_USER)
+    name = protocol.direct_room(user.username, other.username)
+    with transaction.atomic():
+        room, created = Room.objects.get_or_create(
+            name=name, defaults={"private": True}
+        )
+        if created:
+            Membership.objects.bulk_create(
+                [Membership(room=room, user=user), Membership(room=room, user=other)]
+            )
+    return room
+
+
+def membership(room, user):
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def may_read(room, user, held=None):
+    """Raise unless ``user`` may join and read ``room``; their membership."""
+    held = membership(room, user) if held is None else held
+    if held is not None and held.banned:
+        raise ProtocolError(protocol.BANNED)
+    if room.private and held is None:
+        raise ProtocolError(protocol.FORBIDDEN)
+    return held
+
+
+def moderates(room, user, held=None):
+    """Whether ``user`` may moderate ``room``: its owner, its moderators, and
+    the site's staff. Nobody moderates a direct-message room."""
+    if protocol.is_direct(room.name) or not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    held = membership(room, user) if held is None else held
+    return held is not None and held.moderates
 
 
 def existing_room(name):
@@ -44,47 +120,78 @@ def room_to_post_in(name, user):
     room = Room.objects.filter(name=name).first()
     if room is None:
         raise ProtocolError(protocol.UNKNOWN_ROOM)
-    if room.private and user is not None:
-        if not room.members.filter(pk=user.pk).exists():
-            raise ProtocolError(protocol.FORBIDDEN)
+    if user is not None:
+        may_read(room, user)
     return room
 
 
-def open_direct_room(user, other_name):
-    """The private room of ``user`` and the registered user ``other_name``."""
-    if not user.is_authenticated:
-        raise ProtocolError(protocol.LOGIN_REQUIRED)
-    other = get_user_model().objects.filter(username=other_name).first()
-    if other is None or other == user:
-        raise ProtocolError(protocol.UNKNOWN_USER)
-    name = protocol.direct_room(user.username, other.username)
-    room, created = Room.objects.get_or_create(name=name, defaults={"private": True})
-    if created:
-        room.members.add(user, other)
-    return room
+# Taking the room's next seq.
+
+
+def take_seq(room, user):
+    """Take the room's next seq for something ``user`` posts; None if they may
+    not post there (muted, banned, or no member of a private room).
+    SYSTEM posts anywhere."""
+    sql, params = seq_update(room, user)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " RETURNING last_seq", params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def seq_update(room, user):
+    """The UPDATE that takes ``room``'s next seq if ``user`` may post in it."""
+    sql = f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s"
+    params = [room.pk]
+    if user is SYSTEM:
+        return sql, params
+    held = f"SELECT 1 FROM {Membership._meta.db_table} m WHERE m.room_id = %s"
+    user_id = user.pk if user.is_authenticated else None
+    sql += f" AND NOT EXISTS ({held} AND m.user_id = %s AND (m.muted OR m.banned))"
+    params += [room.pk, user_id]
+    if room.private:
+        sql += f" AND EXISTS ({held} AND m.user_id = %s)"
+        params += [room.pk, user_id]
+    return sql, params
+
+
+def refusal(room, user):
+    """Why ``user`` may not post in ``room``."""
+    held = may_read(room, user)
+    if held is not None and held.muted:
+        return ProtocolError(protocol.MUTED)
+    return ProtocolError(protocol.FORBIDDEN)
+
+
+# Messages.
 
 
 def store(room, author, user, text, client_id):
     """Store a message with the room's next seq; (message, stored).
 
-    A message whose author and client_id the room already has is not stored
-    again: the stored one comes back, with stored False.
+    ``user`` is the poster, or SYSTEM. A message whose author and client_id
+    the room already has is not stored again: the stored one comes back,
+    with stored False.
     """
-    message = Message(
+    poster = user if user is SYSTEM or user.is_authenticated else None
+    message = Event(
         room=room,
         author=author,
-        user=user if user.is_authenticated else None,
+        user=poster,
         text=text,
         client_id=client_id,
         created=timezone.now(),
     )
+    names = protocol.mentioned(text, author)
     try:
-        if connection.vendor == "postgresql":
-            insert_with_next_seq(message)
+        if connection.vendor == "postgresql" and not names:
+            insert_with_next_seq(message, user)
         else:
             with transaction.atomic():
-                message.seq = next_seq(room)
-                message.save(force_insert=True)
+                message.seq = take_seq(room, user)
+                if message.seq is not None:
+                    message.save(force_insert=True)
+                    mention(room, message.seq, names)
     except IntegrityError:
         # A resend: the unique constraint refused it, and the rollback took
         # its seq back, so no gap is left. Resends are rare; looking for one
@@ -93,24 +200,26 @@ def store(room, author, user, text, client_id):
         if earlier is None:
             raise
         return earlier, False
+    if message.seq is None:
+        raise refusal(room, user)
     return message, True
 
 
-def insert_with_next_seq(message):
+def insert_with_next_seq(message, user):
     """Take the room's next seq and insert the message in one statement: the
     room's row is locked only while it runs, so two workers storing into one
     room wait for each other as little as possible (PostgreSQL)."""
-    room_table, message_table = Room._meta.db_table, Message._meta.db_table
+    taking, params = seq_update(message.room, user)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH taken AS (UPDATE {room_table} SET last_seq = last_seq + 1"
-            "  WHERE id = %s RETURNING last_seq)"
-            f" INSERT INTO {message_table}"
-            "  (room_id, seq, author, user_id, text, client_id, created)"
-            " SELECT %s, last_seq, %s, %s, %s, %s, %s FROM taken"
+            f"WITH taken AS ({taking} RETURNING last_seq)"
+            f" INSERT INTO {Event._meta.db_table}"
+            "  (room_id, seq, kind, author, user_id, text, client_id, created,"
+            "   edited, deleted)"
+            " SELECT %s, last_seq, 0, %s, %s, %s, %s, %s, false, false FROM taken"
             " RETURNING id, seq",
-            [
-                message.room_id,
+            params
+            + [
                 message.room_id,
                 message.author,
                 message.user_id,
@@ -119,49 +228,406 @@ def insert_with_next_seq(message):
                 message.created,
             ],
         )
-        message.id, message.seq = cursor.fetchone()
+        row = cursor.fetchone()
+    message.id, message.seq = row if row is not None else (None, None)
 
 
-def next_seq(room):
-    """Take the room's next seq. The update locks the room's row (PostgreSQL)
-    or the database (SQLite, IMMEDIATE transactions) until commit: one writer
-    at a time, and a rolled-back one gives its seq back."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + 1"
-            " WHERE id = %s RETURNING last_seq",
-            [room.pk],
-        )
-        return cursor.fetchone()[0]
+def mention(room, seq, names):
+    Mention.objects.bulk_create([Mention(room=room, seq=seq, name=n) for n in names])
 
 
 def resent(room, author, client_id):
-    return Message.objects.filter(room=room, author=author, client_id=client_id).first()
+    return Event.objects.filter(room=room, author=author, client_id=client_id).first()
+
+
+# Changes to messages: each one an event of its own, in the room's order.
+
+
+def edit(room, name, user, target, text):
+    """``name`` replaces the text of their message ``target``: the edit event."""
+    with transaction.atomic():
+        seq = take_seq(room, user)
+        if seq is None:
+            raise refusal(room, user)
+        message = live_message(room, target)
+        if not is_author(message, name, user):
+            raise ProtocolError(protocol.FORBIDDEN, "only its author edits a message")
+        message.text, message.edited = text, True
+        message.save(update_fields=["text", "edited"])
+        Mention.objects.filter(room=room, seq=target).delete()
+        mention(room, target, protocol.mentioned(text, message.author))
+        return add_event(room, seq, Event.EDIT, name, user, target, text)
+
+
+def delete(room, name, user, target):
+    """Delete message ``target``, by its author or a moderator: its text and
+    its edits' texts are gone from the database, and a tombstone stays."""
+    with transaction.atomic():
+        seq = take_seq(room, SYSTEM)
+        message = live_message(room, target)
+        by_author = is_author(message, name, user)
+        if not by_author:
+            if not moderates(room, user):
+                raise ProtocolError(
+                    protocol.FORBIDDEN, "only its author or a moderator deletes it"
+                )
+            record(room, user, "delete", message.author, target)
+        elif not by_author_allowed(room, user):
+            raise refusal(room, user)
+        message.text, message.deleted, message.edited = "", True, False
+        message.save(update_fields=["text", "deleted", "edited"])
+        Event.objects.filter(room=room, kind=Event.EDIT, target=target).update(text="")
+        Mention.objects.filter(room=room, seq=target).delete()
+        room.reaction_set.filter(target=target).delete()
+        return add_event(room, seq, Event.DELETE, name, user, target, "")
+
+
+def by_author_allowed(room, user):
+    """An author may take back their message unless banned from the room."""
+    held = membership(room, user)
+    return held is None or not held.banned
+
+
+def react(room, name, user, target, emoji):
+    """Toggle ``name``'s ``emoji`` on message ``target``: the reaction event,
+    with everyone who reacted with that emoji since."""
+    with transaction.atomic():
+        seq = take_seq(room, user)
+        if seq is None:
+            raise refusal(room, user)
+        live_message(room, target)
+        reactions = room.reaction_set.filter(target=target, emoji=emoji)
+        removed, _ = reactions.filter(author=name).delete()
+        if not removed:
+            room.reaction_set.create(target=target, emoji=emoji, author=name)
+        users = sorted(reactions.values_list("author", flat=True))
+        event = add_event(room, seq, Event.REACTION, name, user, target, emoji)
+        event.data = {"users": users}
+        event.save(update_fields=["data"])
+        return event
+
+
+def live_message(room, seq):
+    message = Event.objects.filter(
+        room=room, seq=seq, kind=Event.MESSAGE, deleted=False
+    ).first()
+    if message is None:
+        raise ProtocolError(protocol.UNKNOWN_MESSAGE)
+    return message
+
+
+def is_author(message, name, user):
+    if user.is_authenticated:
+        return message.user_id == user.pk
+    return message.user_id is None and message.author == name
+
+
+def add_event(room, seq, kind, name, user, target, text, data=None):
+    return Event.objects.create(
+        room=room,
+        seq=seq,
+        kind=kind,
+        author=name,
+        user=user if user is not SYSTEM and user.is_authenticated else None,
+        target=target,
+        text=text,
+        data=data,
+        created=timezone.now(),
+    )
+
+
+# Members and moderation: each change an event in the room's order, and each
+# moderator's action recorded (ModerationAction, in the admin).
+
+
+def change_member(room, actor, action, username, role=None):
+    """Do ``action`` to ``username`` in ``room`` as ``actor``; (event, user).
+
+    Actions: invite and remove (private rooms), ban and unban, mute and
+    unmute, and role (the owner makes a member moderator or member again).
+    """
+    with transaction.atomic():
+        seq = take_seq(room, SYSTEM)
+        room.refresh_from_db(fields=["private", "owner"])
+        held = membership(room, actor)
+        if not moderates(room, actor, held):
+            raise ProtocolError(protocol.FORBIDDEN, "moderators only")
+        user = user_named(username)
+        if user is None:
+            raise ProtocolError(protocol.UNKNOWN_USER)
+        target = Membership.objects.filter(room=room, user=user).first()
+        if target is not None and target.role == Membership.OWNER and user != actor:
+            raise ProtocolError(protocol.FORBIDDEN, "the owner cannot be moderated")
+        data = MEMBER_ACTIONS[action](room, actor, held, user, target, role)
+        record(room, actor, action, username)
+        event = add_event(
+            room, seq, Event.MEMBER, actor.username, actor, None, "", data
+        )
+        return event, user
+
+
+def invite(room, actor, held, user, target, role):
+    if not room.private:
+        raise ProtocolError(protocol.INVALID_FIELD, "public rooms are open to all")
+    if target is not None and target.banned:
+        raise ProtocolError(protocol.BANNED, "unban them first")
+    if target is not None:
+        raise ProtocolError(protocol.INVALID_FIELD, "already a member")
+    Membership.objects.create(room=room, user=user)
+    return {"user": user.username, "action": "invited"}
+
+
+def remove(room, actor, held, user, target, role):
+    if target is None or target.banned or not room.private:
+        raise ProtocolError(protocol.INVALID_FIELD, "not a member")
+    target.delete()
+    return {"user": user.username, "action": "removed"}
+
+
+def ban(room, actor, held, user, target, role):
+    if user == actor:
+        raise ProtocolError(protocol.INVALID_FIELD, "not yourself")
+    Membership.objects.update_or_create(
+        room=room, user=user, defaults={"banned": True, "role": Membership.MEMBER}
+    )
+    return {"user": user.username, "action": "banned"}
+
+
+def unban(room, actor, held, user, target, role):
+    if target is None or not target.banned:
+        raise ProtocolError(protocol.INVALID_FIELD, "not banned")
+    # Banned from a private room, they are no member: invite them again.
+    target.delete()
+    return {"user": user.username, "action": "unbanned"}
+
+
+def mute(room, actor, held, user, target, role):
+    return set_muted(room, user, target, True)
+
+
+def unmute(room, actor, held, user, target, role):
+    return set_muted(room, user, target, False)
+
+
+def set_muted(room, user, target, muted):
+    if target is None and room.private:
+        raise ProtocolError(protocol.INVALID_FIELD, "not a member")
+    if target is None:
+        target = Membership(room=room, user=user)
+    target.muted = muted
+    target.save()
+    return {"user": user.username, "action": "muted" if muted else "unmuted"}
+
+
+def set_role(room, actor, held, user, target, role):
+    owner = actor.is_staff or (held is not None and held.role == Membership.OWNER)
+    if not owner:
+        raise ProtocolError(protocol.FORBIDDEN, "the owner appoints moderators")
+    if role not in (Membership.MODERATOR, Membership.MEMBER) or user == actor:
+        raise ProtocolError(protocol.INVALID_FIELD, "role is moderator or member")
+    if target is None and room.private:
+        raise ProtocolError(protocol.INVALID_FIELD, "not a member")
+    if target is None:
+        target = Membership(room=room, user=user)
+    target.role = role
+    target.save()
+    return {"user": user.username, "action": "role", "role": role}
+
+
+MEMBER_ACTIONS = {
+    "invite": invite,
+    "remove": remove,
+    "ban": ban,
+    "unban": unban,
+    "mute": mute,
+    "unmute": unmute,
+    "role": set_role,
+}
+
+
+def depart(room, user):
+    """A member leaves a private room for good; the event."""
+    with transaction.atomic():
+        seq = take_seq(room, SYSTEM)
+        held = membership(room, user)
+        if not room.private or held is None or held.banned:
+            raise ProtocolError(protocol.INVALID_FIELD, "not a member")
+        if protocol.is_direct(room.name):
+            raise ProtocolError(protocol.INVALID_FIELD, "a direct room cannot be left")
+        held.delete()
+        data = {"user": user.username, "action": "departed"}
+        return add_event(room, seq, Event.MEMBER, user.username, user, None, "", data)
+
+
+def record(room, actor, action, subject="", target=None):
+    room.actions.create(actor=actor, action=action, subject=subject, target=target)
+
+
+def members(room):
+    """Who belongs to ``room`` with a role or a mark: [{user, role, muted,
+    banned}], owner and moderators first."""
+    order = {Membership.OWNER: 0, Membership.MODERATOR: 1, Membership.MEMBER: 2}
+    rows = Membership.objects.filter(room=room).values_list(
+        "user__username", "role", "muted", "banned"
+    )
+    listed = [
+        {"user": name, "role": role, "muted": muted, "banned": banned}
+        for name, role, muted, banned in rows
+    ]
+    return sorted(listed, key=lambda m: (m["banned"], order[m["role"]], m["user"]))
+
+
+# Reading history: events in seq order, messages with their reactions now.
 
 
 def latest(room, limit):
-    newest = Message.objects.filter(room=room).order_by("-seq")[:limit]
-    return list(reversed(newest))
+    newest = Event.objects.filter(room=room).order_by("-seq")[:limit]
+    return wire(room, reversed(newest))
 
 
 def after(room, seq, limit):
-    return list(Message.objects.filter(room=room, seq__gt=seq).order_by("seq")[:limit])
+    return wire(
+        room, Event.objects.filter(room=room, seq__gt=seq).order_by("seq")[:limit]
+    )
 
 
 def before(room, seq, limit):
-    older = Message.objects.filter(room=room, seq__lt=seq).order_by("-seq")[:limit]
-    return list(reversed(older))
+    older = Event.objects.filter(room=room, seq__lt=seq).order_by("-seq")[:limit]
+    return wire(room, reversed(older))
+
+
+def wire(room, events):
+    events = list(events)
+    messages = [e.seq for e in events if e.kind == Event.MESSAGE and not e.deleted]
+    reactions = {}
+    if messages:
+        rows = room.reaction_set.filter(target__in=messages).order_by("author")
+        for target, emoji, author in rows.values_list("target", "emoji", "author"):
+            reactions.setdefault(target, {}).setdefault(emoji, []).append(author)
+    return [e.wire(room.name, reactions.get(e.seq)) for e in events]
 
 
 def last_seq(room):
     return Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True)[0]
 
 
-def public_rooms():
-    return list(Room.objects.filter(private=False).values_list("name", "last_seq"))
+def standing(room, user):
+    """What a joining user is told of the room besides its history: its
+    epoch and newest id, their role, whether they are muted, how far they
+    have read, and in a direct room how far the other person has."""
+    epoch, last, private = Room.objects.filter(pk=room.pk).values_list(
+        "epoch", "last_seq", "private"
+    )[0]
+    held = membership(room, user)
+    direct = protocol.is_direct(room.name) and user.is_authenticated
+    return {
+        "epoch": epoch,
+        "last_id": last,
+        "private": private,
+        "role": None if held is None or held.banned else held.role,
+        "muted": held is not None and held.muted,
+        "read": read_position(room, user),
+        "seen": read_positions(room, but=user) if direct else {},
+    }
 
 
-def direct_rooms(user):
+# Read state and unread counts.
+
+
+def mark_read(room, user, seq):
+    """Move ``user``'s read position in ``room`` up to ``seq`` (never back);
+    the position, and the unread messages and mentions after it."""
     if not user.is_authenticated:
-        return []
-    return list(user.chat_rooms.values_list("name", "last_seq"))
+        raise ProtocolError(protocol.LOGIN_REQUIRED)
+    seq = max(0, min(seq, last_seq(room)))
+    with transaction.atomic():
+        state, _ = ReadState.objects.select_for_update().get_or_create(
+            room=room, user=user
+        )
+        if seq > state.seq:
+            state.seq = seq
+            state.save(update_fields=["seq"])
+    unread, mentions = unread_in(room, user, state.seq)
+    return state.seq, unread, mentions
+
+
+def read_position(room, user):
+    if not user.is_authenticated:
+        return None
+    found = ReadState.objects.filter(room=room, user=user).values_list("seq", flat=True)
+    return found.first() or 0
+
+
+def read_positions(room, but):
+    """Others' read positions in ``room``: {username: seq}."""
+    rows = ReadState.objects.filter(room=room).exclude(user=but)
+    return dict(rows.values_list("user__username", "seq"))
+
+
+def unread_in(room, user, seq):
+    rows = rooms_of(user, only=room.pk)
+    return (rows[0]["unread"], rows[0]["mentions"]) if rows else (0, 0)
+
+
+ROOMS = """
+SELECT r.name, r.private, r.last_seq, r.epoch, COALESCE(s.seq, 0), m.role,
+  (SELECT COUNT(*) FROM (
+     SELECT 1 FROM {event} e
+     WHERE e.room_id = r.id AND e.kind = 0 AND NOT e.deleted
+       AND e.seq > COALESCE(s.seq, 0) AND (e.user_id IS NULL OR e.user_id <> %(user)s)
+     LIMIT %(cap)s) unread),
+  (SELECT COUNT(*) FROM (
+     SELECT 1 FROM {mention} x
+     WHERE x.name = %(name)s AND x.room_id = r.id AND x.seq > COALESCE(s.seq, 0)
+     LIMIT %(cap)s) mentions)
+FROM {room} r
+LEFT JOIN {membership} m ON m.room_id = r.id AND m.user_id = %(user)s
+LEFT JOIN {read} s ON s.room_id = r.id AND s.user_id = %(user)s
+WHERE (m.banned IS NULL OR NOT m.banned) AND (NOT r.private OR m.id IS NOT NULL)
+  {only}
+ORDER BY r.name
+"""
+
+
+def rooms_of(user, only=None):
+    """Public rooms, and the private ones ``user`` belongs to, with the
+    unread messages and mentions after their read position (at most
+    CHAT_UNREAD_CAP each)."""
+    if not user.is_authenticated:
+        rows = Room.objects.filter(private=False).values_list(
+            "name", "last_seq", "epoch"
+        )
+        return [
+            {"name": n, "last_id": last, "epoch": epoch, "private": False}
+            for n, last, epoch in rows
+        ]
+    sql = ROOMS.format(
+        event=Event._meta.db_table,
+        mention=Mention._meta.db_table,
+        room=Room._meta.db_table,
+        membership=Membership._meta.db_table,
+        read=ReadState._meta.db_table,
+        only="" if only is None else "AND r.id = %(only)s",
+    )
+    params = {
+        "user": user.pk,
+        "name": user.username,
+        "cap": settings.CHAT_UNREAD_CAP,
+        "only": only,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        {
+            "name": name,
+            "last_id": last,
+            "epoch": epoch,
+            "private": bool(private),
+            "read": read,
+            "role": role,
+            "unread": unread,
+            "mentions": mentions,
+        }
+        for name, private, last, epoch, read, role, unread, mentions in rows
+    ]

@@ -85,6 +85,9 @@ class Post(Schema):
 
 
 class Message(Schema):
+    """A message as posted: its edits, deletion and reactions come later, as
+    events of their own (docs/chat-protocol.md)."""
+
     type: str
     room: str
     id: int
@@ -92,6 +95,33 @@ class Message(Schema):
     text: str
     ts: str
     client_id: str | None
+    edited: bool = False
+    deleted: bool = False
+    reactions: dict[str, list[str]] = {}
+
+
+class Event(Schema):
+    """One event of a room's history: a message, or a change (``edit``,
+    ``delete``, ``reaction``, ``member``) to the message ``target`` or to
+    the room's members."""
+
+    type: str
+    room: str
+    id: int
+    ts: str
+    author: str | None = None
+    text: str | None = None
+    client_id: str | None = None
+    edited: bool | None = None
+    deleted: bool | None = None
+    reactions: dict[str, list[str]] | None = None
+    target: int | None = None
+    by: str | None = None
+    emoji: str | None = None
+    users: list[str] | None = None
+    user: str | None = None
+    action: str | None = None
+    role: str | None = None
 
 
 class Accepted(Schema):
@@ -105,7 +135,7 @@ class Presence(Schema):
 
 class History(Schema):
     room: str
-    messages: list[Message]
+    messages: list[Event]
     last_id: int
 
 
@@ -179,8 +209,7 @@ async def history(
     else:
         messages = await db(storage.latest)(found, limit)
     last_id = await db(storage.last_seq)(found)
-    wire = [message.wire(room) for message in messages]
-    return 200, History(room=room, messages=wire, last_id=last_id)
+    return 200, History(room=room, messages=messages, last_id=last_id)
 
 
 async def known_user(username):

@@ -37,7 +37,6 @@ from typing import NamedTuple
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async as db
 from channels.layers import get_channel_layer
-from django.contrib.auth.models import AnonymousUser
 
 from chat import posting, protocol, storage
 from server.extensions import users
@@ -75,9 +74,8 @@ async def apost_message(room, text, user=None, idempotency_key=None):
     """Post ``text`` into the existing room named ``room``."""
     author = user.username if user is not None else protocol.SYSTEM_AUTHOR
     found = await db(storage.room_to_post_in)(room, user)
-    message, new = await posting.store(
-        found, author, user or AnonymousUser(), text, idempotency_key
-    )
+    poster = storage.SYSTEM if user is None else user
+    message, new = await posting.store(found, author, poster, text, idempotency_key)
     if new:
         await get_channel_layer().group_send(found.group, posting.event(message))
     return Posted(message, new)

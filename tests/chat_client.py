@@ -82,27 +82,39 @@ async def chat(server, name=None, session=None):
         yield ChatClient(websocket)
 
 
-MAKE_USER = """
+MAKE_USERS = """
 from django.contrib import auth
 from django.contrib.sessions.backends.db import SessionStore
-user, _ = auth.get_user_model().objects.get_or_create(username={name!r})
-session = SessionStore()
-session[auth.SESSION_KEY] = str(user.pk)
-session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
-session.save()
-print(session.session_key)
+for name in {names!r}:
+    user, _ = auth.get_user_model().objects.get_or_create(username=name)
+    session = SessionStore()
+    session[auth.SESSION_KEY] = str(user.pk)
+    session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    print(name, session.session_key)
 """
 
 
 def registered_user(database_url, name):
     """Make ``name`` a registered user; a session key logged in as them."""
+    return registered_users(database_url, [name])[name]
+
+
+def registered_users(database_url, names):
+    """Make these registered users, in one process: {name: session key}."""
+    output = manage_shell(database_url, MAKE_USERS.format(names=list(names)))
+    return dict(line.split() for line in output.splitlines()[-len(names) :])
+
+
+def manage_shell(database_url, code):
+    """What ``code`` prints, run by manage.py shell against the servers' database."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", MAKE_USER.format(name=name)],
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
         cwd=servers.REPOSITORY,
         env=servers.service_environment(DATABASE_URL=database_url),
         capture_output=True,
         text=True,
         check=True,
     )
-    return result.stdout.strip().splitlines()[-1]
+    return result.stdout.strip()

@@ -447,8 +447,9 @@ async def test_rooms_lists_public_rooms_with_their_last_id(workers, room):
         await alice.say(room, "one")
         await alice.next("message", room=room)
         await alice.send("rooms")
-        rooms = (await alice.next("rooms"))["rooms"]
-        assert {"name": room, "last_id": 1} in rooms
+        rooms = {r["name"]: r for r in (await alice.next("rooms"))["rooms"]}
+        assert rooms[room]["last_id"] == 1
+        assert rooms[room]["private"] is False
 
 
 async def test_messages_are_not_logged(workers, room):

@@ -68,8 +68,8 @@ def test_two_people_see_each_others_messages_presence_and_typing(open_page):
     first, second = open_page(alice), open_page(bob)
     enter_room(first, room)
     enter_room(second, room)
-    expect(first.locator("#members")).to_contain_text(bob)
-    expect(second.locator("#members")).to_contain_text(alice)
+    expect(first.locator("#online")).to_contain_text(bob)
+    expect(second.locator("#online")).to_contain_text(alice)
     first.type("#text", "typing")
     expect(second.locator("#typing")).to_have_text(f"{alice} is typing…")
     say(first, '<img src=x onerror="window.__injected = true"> hello')
@@ -79,7 +79,7 @@ def test_two_people_see_each_others_messages_presence_and_typing(open_page):
     )
     assert second.evaluate("window.__injected") is None
     second.close()
-    expect(first.locator("#members")).not_to_contain_text(bob)
+    expect(first.locator("#online")).not_to_contain_text(bob)
 
 
 def test_a_reloaded_page_shows_the_history_once(open_page):

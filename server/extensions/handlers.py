@@ -15,11 +15,11 @@ class UndeclaredMessageType(SystemExit):
     """A mismatch of declared message types and handlers: one line, at import."""
 
 
-def handles(message_type):
-    """Mark a consumer method as the handler of client messages of this type."""
+def handles(*message_types):
+    """Mark a consumer method as the handler of client messages of these types."""
 
     def mark(method):
-        method.handles = message_type
+        method.handles = message_types
         return method
 
     return mark
@@ -41,15 +41,13 @@ class DeclaredHandlers:
         for klass in reversed(cls.__mro__):
             own = {}
             for attribute, value in vars(klass).items():
-                message_type = getattr(value, "handles", None)
-                if message_type is None:
-                    continue
-                if message_type in own:
-                    raise UndeclaredMessageType(
-                        f"{name}: {own[message_type]} and {attribute} "
-                        f"both handle {message_type!r}"
-                    )
-                own[message_type] = attribute
+                for message_type in getattr(value, "handles", ()):
+                    if message_type in own:
+                        raise UndeclaredMessageType(
+                            f"{name}: {own[message_type]} and {attribute} "
+                            f"both handle {message_type!r}"
+                        )
+                    own[message_type] = attribute
             handlers.update(own)
         cls.handlers = handlers
         if cls.message_types is None:
