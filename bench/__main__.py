@@ -30,6 +30,7 @@ from bench.connections import measure_connections
 from bench.failover import measure_failover
 from bench.publish import measure_publish
 from bench.storm import measure_storm
+from bench.unread import measure_unread
 from harness.rounds import medians
 
 MODES = (
@@ -45,6 +46,7 @@ MODES = (
     "failover",
     "cluster-transport",
     "storm",
+    "unread",
 )
 
 
@@ -77,6 +79,12 @@ class Plan:
         self.crowd = 300 if quick else 100_000
         self.crowd_idle = 1.0 if quick else 60.0
         self.crowd_broadcast_wait = 60.0
+        # The unread mode: stored messages, over how many rooms, how many of
+        # them the reader sees, and how many times it asks for rooms.
+        self.unread_messages = 20_000 if quick else 1_000_000
+        self.unread_rooms_total = 200 if quick else 2000
+        self.unread_reader_rooms = 100 if quick else 200
+        self.unread_asks = 20 if quick else 200
 
 
 def baselines():
@@ -328,6 +336,7 @@ MEASURES = {
     "failover": measure_failover,
     "cluster-transport": measure_cluster_transport,
     "storm": measure_storm,
+    "unread": measure_unread,
 }
 
 

@@ -237,6 +237,24 @@ def chat_table(rows):
     return markdown(headers, lines)
 
 
+def unread_table(rows):
+    lines = [
+        [
+            row["target"],
+            f"{row['stored_events']:,}",
+            row["rooms_listed"],
+            f"{row['unread_total']:,}",
+            f"{row['mentions_total']:,}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+        ]
+        for row in rows
+    ]
+    headers = ["server", "stored messages", "rooms listed", "unread (capped)"]
+    headers += ["mentions", "rooms p50 ms", "rooms p99 ms"]
+    return markdown(headers, lines)
+
+
 def publish_table(rows):
     sync = next((row for row in rows if row["target"].startswith("sync")), None)
     api = next((row for row in rows if row["target"].startswith("HTTP")), None)
@@ -405,6 +423,11 @@ def table(document):
         parts += [
             "\n## Reconnect storm (the worker killed, a new one started)",
             storm_table(results["storm"]),
+        ]
+    if "unread" in results:
+        parts += [
+            "\n## Unread counts: rooms, for one user over a large history",
+            unread_table(results["unread"]),
         ]
     if "cluster-transport" in results:
         parts += [

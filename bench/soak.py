@@ -1,16 +1,20 @@
 """python -m bench.soak [--seconds N]: chat under mixed trouble, every message
-counted.
+and every change counted.
 
 Two workers share Redis and a database (DATABASE_URL, or a fresh SQLite file)
-on loopback. For the run's length: members chat in one room, each sender a few
-messages a second with a client_id; clients join and leave all the while; one
-member never reads; one client floods until it is cut off; half-way, the first
-worker is killed with SIGKILL and its clients come back on the other with
-``since``, sending again what was not confirmed. At the end every member
-catches up by id, and the report gives what each worker's memory did and what
-was lost (must be 0: every stored message reached every member, and every
-message a sender sent was stored once). The exit status is 1 if anything was
-lost.
+on loopback. For the run's length: signed-in members chat in one room, each
+sender a few actions a second: messages with a client_id (some mentioning
+another member), edits and deletions of their own messages, and reactions to
+anyone's; every member marks the room read now and then. Clients join and
+leave all the while; one member never reads; one client floods until it is
+cut off; half-way, the first worker is killed with SIGKILL and its clients
+come back on the other with ``since``, sending again what was not confirmed.
+At the end every member catches up by id, and the report gives what each
+worker's memory did and what was lost. All must be 0: every stored event
+(message or change) reached every member; every message a sender sent was
+stored once; the state each member built by applying the events in order is
+the server's; and each member's unread count and mentions are what the log
+and their last read imply. The exit status is 1 if any is not.
 """
 
 import argparse
@@ -20,10 +24,13 @@ import json
 import random
 import signal
 import sys
+import uuid
 
 import websockets
 
 from bench import targets
+from bench.unread import manage
+from chat.protocol import mentioned
 
 ROOM = "soak"
 MEMBERS_PER_WORKER = 6
@@ -33,6 +40,26 @@ CHURN_LOOPS = 4
 FLOOD_MESSAGES = 400
 RECONNECT_SECONDS = 0.3
 CATCH_UP_SECONDS = 30
+EMOJI = ("👍", "🎉", "👀")
+# Of a sender's actions: the share of each kind; the rest are messages.
+EDITS, DELETES, REACTIONS, READS = 0.1, 0.05, 0.15, 0.05
+UNREAD_CAP = 100  # CHAT_UNREAD_CAP's default
+
+MAKE_MEMBERS = """
+import json
+from django.contrib import auth
+from django.contrib.sessions.backends.db import SessionStore
+sessions = {{}}
+for name in {names!r}:
+    user, _ = auth.get_user_model().objects.get_or_create(username=name)
+    session = SessionStore()
+    session[auth.SESSION_KEY] = str(user.pk)
+    session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    sessions[name] = session.session_key
+print(json.dumps(sessions))
+"""
 
 
 class Member:
@@ -40,13 +67,17 @@ class Member:
     worker when its connection drops, and (as a sender) sends again what was
     not yet seen stored."""
 
-    def __init__(self, name, urls, first, sends):
+    def __init__(self, name, session, urls, first, sends, others):
         self.name = name
+        self.session = session
         self.urls = urls
         self.turn = first
         self.sends = sends
+        self.others = others  # names this member may mention
         self.ids = set()
-        self.texts = {}  # id -> text
+        self.events = {}  # id -> the event as first received
+        self.mine = []  # ids of this member's messages
+        self.read_sent = 0  # the highest id this member marked read
         self.contiguous = 0  # every id up to this one seen
         self.asked_after = None  # the id a history request is out for
         self.joined_before = False
@@ -56,12 +87,18 @@ class Member:
         self.websocket = None
 
     def url(self):
-        return f"{self.urls[self.turn % len(self.urls)]}?name={self.name}"
+        return self.urls[self.turn % len(self.urls)]
+
+    def connect(self):
+        headers = {"Cookie": f"sessionid={self.session}"}
+        return websockets.connect(
+            self.url(), additional_headers=headers, max_queue=None
+        )
 
     async def run(self, stop):
         while not stop.is_set():
             try:
-                async with websockets.connect(self.url(), max_queue=None) as websocket:
+                async with self.connect() as websocket:
                     self.websocket = websocket
                     await self.converse(websocket, stop)
             except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake):
@@ -93,12 +130,46 @@ class Member:
     async def send_steadily(self, websocket, stop):
         for client_id, text in list(self.pending.items()):
             await self.say(websocket, client_id, text)
-        while self.sends and not stop.is_set():
+        while not stop.is_set():
             await asyncio.sleep(1 / SEND_PER_SECOND)
-            client_id = f"{self.name}-{self.sent}"
-            self.sent += 1
-            self.pending[client_id] = client_id
-            await self.say(websocket, client_id, client_id)
+            dice = random.random()
+            if dice < READS or not self.sends:
+                if dice < READS:
+                    await self.read(websocket)
+                continue
+            dice -= READS
+            if dice < EDITS + DELETES and self.mine:
+                target = random.choice(self.mine)
+                if dice < EDITS:
+                    change = {"type": "edit", "text": f"edited @{self.other()}"}
+                else:
+                    change = {"type": "delete"}
+                await self.send(websocket, {**change, "id": target})
+            elif dice < EDITS + DELETES + REACTIONS and self.events:
+                target = random.choice(list(self.events))
+                emoji = random.choice(EMOJI)
+                await self.send(
+                    websocket, {"type": "react", "id": target, "emoji": emoji}
+                )
+            else:
+                client_id = f"{self.name}-{self.sent}"
+                self.sent += 1
+                text = client_id
+                if random.random() < 0.3:
+                    text += f" @{self.other()}"
+                self.pending[client_id] = text
+                await self.say(websocket, client_id, text)
+
+    def other(self):
+        return random.choice(self.others)
+
+    async def read(self, websocket):
+        if self.contiguous > self.read_sent:
+            self.read_sent = self.contiguous
+            await self.send(websocket, {"type": "read", "id": self.contiguous})
+
+    async def send(self, websocket, message):
+        await websocket.send(json.dumps({**message, "room": ROOM}))
 
     async def say(self, websocket, client_id, text):
         message = {
@@ -113,17 +184,21 @@ class Member:
         kind = reply.get("type")
         if kind in ("joined", "history"):
             messages, newest = reply["messages"], reply["last_id"]
-        elif kind == "message":
+        elif kind in EVENTS:
             messages, newest = [reply], reply["id"]
         else:
             return
         for message in messages:
             self.ids.add(message["id"])
-            self.texts[message["id"]] = message["text"]
+            self.events.setdefault(message["id"], message)
+            if message["type"] != "message":
+                continue
             self.pending.pop(message.get("client_id"), None)
+            if message["author"] == self.name and message["id"] not in self.mine:
+                self.mine.append(message["id"])
         while self.contiguous + 1 in self.ids:
             self.contiguous += 1
-        if kind != "message":
+        if kind not in EVENTS:
             self.asked_after = None  # a history answer: ask again if need be
         gap = max(newest, max(self.ids, default=0)) > self.contiguous
         if gap and self.asked_after != self.contiguous:
@@ -137,7 +212,7 @@ class Member:
         async with asyncio.timeout(CATCH_UP_SECONDS):
             while self.contiguous < last_id or self.pending:
                 with contextlib.suppress(OSError, websockets.ConnectionClosed):
-                    async with websockets.connect(self.url(), max_queue=None) as ws:
+                    async with self.connect() as ws:
                         self.asked_after = None
                         await self.join(ws)
                         for client_id, text in list(self.pending.items()):
@@ -146,6 +221,80 @@ class Member:
                             await self.take(ws, json.loads(await ws.recv()))
                             last_id = max(last_id, max(self.ids, default=0))
                 self.turn += 1
+
+    def state(self):
+        """The room's messages as this member's events build them, applied in
+        id order: id -> (text, deleted, reactions)."""
+        return build_state(self.events[number] for number in sorted(self.events))
+
+    async def counts(self):
+        """What ``rooms`` says of this member's unread messages and mentions."""
+        async with self.connect() as ws:
+            await ws.send(json.dumps({"type": "rooms"}))
+            while (reply := json.loads(await ws.recv()))["type"] != "rooms":
+                pass
+        room = next(r for r in reply["rooms"] if r["name"] == ROOM)
+        return room["read"], room["unread"], room["mentions"]
+
+
+EVENTS = ("message", "edit", "delete", "reaction", "member")
+
+
+def build_state(events):
+    """Messages after applying ``events`` in order: id -> [author, text,
+    deleted, reactions]; each change sets what it changes."""
+    state = {}
+    for event in events:
+        kind, target = event["type"], state.get(event.get("target"))
+        if kind == "message":
+            state[event["id"]] = [
+                event["author"],
+                event["text"],
+                event["deleted"],
+                {emoji: sorted(users) for emoji, users in event["reactions"].items()},
+            ]
+        elif target is None:
+            continue
+        elif kind == "edit":
+            target[1] = event["text"]
+        elif kind == "delete":
+            target[1], target[2], target[3] = "", True, {}
+        elif kind == "reaction":
+            target[3] = {**target[3], event["emoji"]: sorted(event["users"])}
+            if not event["users"]:
+                del target[3][event["emoji"]]
+    return state
+
+
+def implied_counts(state, name, read):
+    """Unread messages and mentions of ``name`` after ``read``, as the log
+    implies them, capped as the server caps them."""
+    after = [
+        (author, text)
+        for number, (author, text, deleted, _) in state.items()
+        if number > read and not deleted and author != name
+    ]
+    mentions = [1 for author, text in after if name in mentioned(text, author)]
+    return min(len(after), UNREAD_CAP), min(len(mentions), UNREAD_CAP)
+
+
+async def server_state(url, session):
+    """The messages as the server holds them now (history after 0, paged):
+    each with its text, deletion and reactions as they are at the end."""
+    state, after = {}, 0
+    headers = {"Cookie": f"sessionid={session}"}
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"type": "join", "room": ROOM}))
+        while True:
+            await ws.send(json.dumps({"type": "history", "room": ROOM, "after": after}))
+            while (reply := json.loads(await ws.recv()))["type"] != "history":
+                pass
+            if not reply["messages"]:
+                return state
+            # Messages come as they are now; the changes are already in them.
+            messages = [m for m in reply["messages"] if m["type"] == "message"]
+            state.update(build_state(messages))
+            after = reply["messages"][-1]["id"]
 
 
 async def churn(urls, stop, counts):
@@ -199,9 +348,20 @@ async def soak(seconds):
     counts = {"churned": 0, "flood refused": 0}
     memory = {"start": [worker.memory() / 2**20 for worker in workers]}
     stop = asyncio.Event()
+    run = uuid.uuid4().hex[:4]
+    names = [f"s{run}m{number}" for number in range(2 * MEMBERS_PER_WORKER)]
+    made = await asyncio.to_thread(manage, database, MAKE_MEMBERS.format(names=names))
+    sessions = json.loads(made)
     members = [
-        Member(f"m{number}", urls, number % 2, sends=number < SENDERS)
-        for number in range(2 * MEMBERS_PER_WORKER)
+        Member(
+            name,
+            sessions[name],
+            urls,
+            number % 2,
+            sends=number < SENDERS,
+            others=[other for other in names if other != name],
+        )
+        for number, name in enumerate(names)
     ]
     try:
         tasks = [asyncio.create_task(member.run(stop)) for member in members]
@@ -229,20 +389,36 @@ async def soak(seconds):
             for member in members:
                 member.urls = urls[1:]
                 await member.catch_up(last_id)
+        held = await server_state(urls[1], members[0].session)
+        differing = sum(member.state() != held for member in members)
+        wrong_counts = 0
+        for member in members:
+            read, unread, mentions = await member.counts()
+            implied = implied_counts(held, member.name, member.read_sent)
+            wrong_counts += (read, unread, mentions) != (member.read_sent, *implied)
     finally:
         for server in [*workers, redis]:
             server.stop()
     lost = sum(len(set(range(1, last_id + 1)) - member.ids) for member in members)
     unconfirmed = sum(len(member.pending) for member in members)
-    texts = members[0].texts.values()
-    from_senders = [text for text in texts if not text.startswith("flood ")]
+    events = members[0].events.values()
+    kinds = [event["type"] for event in events]
+    sent_ids = [
+        event["client_id"]
+        for event in events
+        if event["type"] == "message" and event["client_id"]
+    ]
     return {
         "seconds": seconds,
         "stored": last_id,
         "sent by senders": sum(member.sent for member in members),
+        "changes": {kind: kinds.count(kind) for kind in EVENTS[1:4]},
+        "reads": sum(1 for member in members if member.read_sent),
         "lost": lost,
         "unconfirmed": unconfirmed,
-        "stored twice": len(from_senders) - len(set(from_senders)),
+        "stored twice": len(sent_ids) - len(set(sent_ids)),
+        "members whose state differs from the server's": differing,
+        "members whose counts differ from the log's": wrong_counts,
         "reconnects": sum(member.reconnects for member in members),
         "worker killed at": f"{seconds / 2:.0f} s",
         **counts,
@@ -258,8 +434,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = asyncio.run(soak(args.seconds))
     print(json.dumps(report, indent=2))
-    failed = report["lost"] or report["unconfirmed"] or report["stored twice"]
-    return 1 if failed else 0
+    failed = [
+        report[check]
+        for check in (
+            "lost",
+            "unconfirmed",
+            "stored twice",
+            "members whose state differs from the server's",
+            "members whose counts differ from the log's",
+        )
+    ]
+    return 1 if any(failed) else 0
 
 
 if __name__ == "__main__":

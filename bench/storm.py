@@ -139,4 +139,6 @@ def busiest(moments, width):
 
 async def measure_storm(plan):
     raise_descriptor_limit(plan.crowd)
-    return [await one_storm(plan, rule) for rule in RULES]
+    # A quick run shows the mode works: the documented rule is enough.
+    rules = ["jittered"] if plan.quick else list(RULES)
+    return [await one_storm(plan, rule) for rule in rules]

@@ -66,7 +66,7 @@ def test_rounds_are_merged_into_medians_per_server_and_size():
 
 
 @pytest.mark.once
-def test_a_short_soak_loses_nothing_through_a_flood_churn_and_a_killed_worker():
+def test_a_short_soak_loses_no_message_or_change_through_a_flood_churn_and_a_kill():
     result = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--seconds", "10"],
         cwd=servers.REPOSITORY,
@@ -77,6 +77,9 @@ def test_a_short_soak_loses_nothing_through_a_flood_churn_and_a_killed_worker():
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["lost"] == report["unconfirmed"] == report["stored twice"] == 0
+    assert report["members whose state differs from the server's"] == 0
+    assert report["members whose counts differ from the log's"] == 0
+    assert report["reads"] > 0 and sum(report["changes"].values()) > 0
     assert report["stored"] >= report["sent by senders"] > 0
     assert report["flood closed with"] == 1008 and report["flood refused"] > 0
     assert report["reconnects"] > 0 and report["churned"] > 0

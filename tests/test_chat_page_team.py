@@ -144,7 +144,7 @@ def test_two_people_in_a_private_room_invite_read_edit_react_and_delete(
     expect(room_button(second, room).locator(".mentions")).to_have_count(0)
 
 
-def test_a_moderator_mutes_someone_and_their_page_says_so(open_as, people, logs_dir):
+def test_a_moderator_mutes_then_bans_someone_from_the_page(open_as, people, logs_dir):
     alice, bob = names(people)
     room = unique("support-")
     first = open_as(alice, 0)
@@ -162,14 +162,17 @@ def test_a_moderator_mutes_someone_and_their_page_says_so(open_as, people, logs_
     expect(
         message(first, "first!!!").get_by_role("button", name="Delete")
     ).to_be_visible()
-    first.evaluate(
-        "([room, user]) => socket.send(JSON.stringify({type: 'mute', room, user}))",
-        [room, bob],
-    )
+    first.locator("#online").get_by_role("button", name=f"Mute {bob}").click()
     expect(second.locator("#muted-note")).to_be_visible()
     expect(second.locator("#text")).to_be_disabled()
     expect(first.locator("#messages li.system")).to_contain_text(f"{alice} muted {bob}")
+    expect(first.locator("#member-list")).to_contain_text("muted")
     second.screenshot(path=str(logs_dir / "chat-muted.png"))
+    first.locator("#member-list").get_by_role("button", name=f"Ban {bob}").click()
+    expect(second.locator("#error")).to_contain_text(f"{alice} banned you from")
+    expect(second.locator("#room-title")).to_have_text("Pick a room")
+    expect(room_button(second, room)).to_have_count(0)
+    first.screenshot(path=str(logs_dir / "chat-moderator.png"))
 
 
 def test_a_direct_message_shows_seen_once_the_other_person_reads_it(

@@ -466,6 +466,22 @@ async def test_resuming_with_another_epoch_or_a_future_id_is_told_to_reset(
         assert ahead["reset"] is True
 
 
+async def test_a_room_made_again_has_a_new_epoch(workers, room, server_database_url):
+    async with chat(workers[0], unique("alice")) as a:
+        old = await a.join(room)
+        await a.say(room, "in the first room")
+        await a.next("message", room=room)
+    await asyncio.to_thread(
+        manage_shell,
+        server_database_url,
+        f"from chat.models import Room\nRoom.objects.filter(name={room!r}).delete()",
+    )
+    async with chat(workers[1], unique("alice")) as a:
+        again = await a.join(room, since=1, epoch=old["epoch"])
+        assert (again["reset"], again["messages"], again["last_id"]) == (True, [], 0)
+        assert again["epoch"] != old["epoch"]
+
+
 async def test_changes_travel_as_plain_json_events(workers, room):
     """Every event kind is one JSON object with the fields the protocol names."""
     async with chat(workers[0], unique("alice")) as a:

@@ -210,3 +210,36 @@ async def test_chat_client_stops_when_its_user_is_signed_out(
     carol.wait_for("* signed out")
     assert carol.process.wait(timeout=OUTPUT_SECONDS) == 1
     assert not [line for line in carol.lines if "reconnecting" in line]
+
+
+async def test_chat_client_edits_reacts_deletes_and_lists_rooms_by_command(
+    start_daphne, room
+):
+    server = start_daphne()
+    async with chat(server, name="bob") as bob:
+        await bob.join(room)
+        alice = ChatProcess(server.port, room, "alice")
+        alice.wait_for(f"* joined {room}")
+        alice.type("helo bob")
+        line = alice.wait_for("<alice> helo bob")
+        number = line.split("#", 1)[1].split(" ", 1)[0]
+        sent = await bob.next("message", text="helo bob")
+        assert str(sent["id"]) == number
+
+        alice.type(f"/edit {number} hello bob")
+        assert (await bob.next("edit"))["text"] == "hello bob"
+        alice.wait_for(f"* #{number} edited by alice: hello bob")
+        await bob.send("react", room=room, id=sent["id"], emoji="👋")
+        alice.wait_for(f"* bob reacted 👋 to #{number} (👋 bob)")
+        alice.type(f"/delete {number}")
+        assert (await bob.next("delete"))["target"] == sent["id"]
+        alice.wait_for(f"* #{number} deleted by alice")
+        alice.type("//slash is text")
+        assert (await bob.next("message"))["text"] == "/slash is text"
+        alice.type("/rooms")
+        alice.wait_for(f"* room {room}: last #")
+        alice.type("/nonsense")
+        alice.wait_for("/edit ID TEXT")
+        alice.type("/read")
+        alice.wait_for("! login_required")
+        assert alice.finish() == 0

@@ -295,9 +295,12 @@ function applyMember(room, event) {
     if (event.action === "unmuted") room.muted = false;
     if (event.action === "role") room.role = event.role;
   }
+  if (["banned", "removed", "departed"].includes(event.action)) room.typing.delete(event.user);
   if (current === room.name) {
     renderComposer(room);
-    if (room.members) send({ type: "members", room: room.name });
+    renderOnline(room);
+    if (event.user === me) showMembership(room);
+    else if (room.members) send({ type: "members", room: room.name });
   }
 }
 
@@ -352,10 +355,7 @@ function show(name) {
   renderOnline(room);
   renderTyping(room);
   renderSeen(room);
-  $("membership").hidden = !room.private || name.startsWith("dm.");
-  if (!$("membership").hidden) send({ type: "members", room: name });
-  else room.members = null;
-  renderMembership(room);
+  showMembership(room);
   renderRooms();
   markReadSoon();
 }
@@ -560,17 +560,57 @@ function renderSeen(room) {
 }
 
 function renderOnline(room) {
+  const tools = moderator(room) && !room.private;
   $("online").replaceChildren(...[...room.online].sort().map((user) => {
     const item = document.createElement("li");
-    item.textContent = user === me ? `${user} (you)` : user;
+    item.append(tag("name", user === me ? `${user} (you)` : user));
+    // In a public room a moderator acts on whoever is there.
+    if (tools && user !== me) item.append(memberTools(room, { user, role: "member", muted: false }));
     return item;
   }));
+}
+
+function memberTools(room, member) {
+  const tools = document.createElement("span");
+  tools.className = "member-tools";
+  const act = (label, type, extra = {}) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "tool";
+    b.textContent = label;
+    b.setAttribute("aria-label", `${label} ${member.user}`);
+    b.onclick = () => send({ type, room: room.name, user: member.user, ...extra });
+    tools.append(b);
+  };
+  if (member.banned) {
+    act("Unban", "unban");
+    return tools;
+  }
+  act(member.muted ? "Unmute" : "Mute", member.muted ? "unmute" : "mute");
+  if (room.role === "owner") {
+    const mod = member.role === "moderator";
+    act(mod ? "Make member" : "Make moderator", "role", { role: mod ? "member" : "moderator" });
+  }
+  if (room.private) act("Remove", "remove");
+  act("Ban", "ban");
+  return tools;
+}
+
+function showMembership(room) {
+  // Private rooms list their members; public ones, to moderators, who has a
+  // role or a mark (moderators, muted and banned users).
+  const direct = room.name.startsWith("dm.");
+  $("membership").hidden = direct || !(room.private || moderator(room));
+  $("membership-heading").textContent = room.private ? "Members" : "Roles and marks";
+  if (!$("membership").hidden) send({ type: "members", room: room.name });
+  else room.members = null;
+  renderMembership(room);
 }
 
 function renderMembership(room) {
   const list = $("member-list");
   const canModerate = moderator(room);
-  $("invite").hidden = !canModerate;
+  $("invite").hidden = !canModerate || !room.private;
   $("depart").hidden = !room.private || room.role === "owner";
   if (!room.members) return list.replaceChildren();
   list.replaceChildren(...room.members.map((member) => {
@@ -579,30 +619,7 @@ function renderMembership(room) {
     if (member.role !== "member") item.append(tag(`badge ${member.role}`, member.role));
     if (member.muted) item.append(tag("badge muted", "muted"));
     if (member.banned) item.append(tag("badge banned", "banned"));
-    if (canModerate && member.user !== me && member.role !== "owner") {
-      const tools = document.createElement("span");
-      tools.className = "member-tools";
-      const act = (label, type, extra = {}) => {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "tool";
-        b.textContent = label;
-        b.setAttribute("aria-label", `${label} ${member.user}`);
-        b.onclick = () => send({ type, room: room.name, user: member.user, ...extra });
-        tools.append(b);
-      };
-      if (member.banned) act("Unban", "unban");
-      else {
-        act(member.muted ? "Unmute" : "Mute", member.muted ? "unmute" : "mute");
-        if (room.role === "owner") {
-          const mod = member.role === "moderator";
-          act(mod ? "Make member" : "Make moderator", "role", { role: mod ? "member" : "moderator" });
-        }
-        if (room.private) act("Remove", "remove");
-        act("Ban", "ban");
-      }
-      item.append(tools);
-    }
+    if (canModerate && member.user !== me && member.role !== "owner") item.append(memberTools(room, member));
     return item;
   }));
 }
