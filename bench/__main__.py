@@ -238,6 +238,10 @@ async def measure_fanout(
 ):
     """Each setup over two workers; ``ours-cluster`` on a Redis Cluster of
     three masters, the rest on one Redis, both pinned to the client's core."""
+    if plan.quick:
+        # A quick run keeps to one Redis; the cluster's fan-out is the suite's
+        # (tests/test_redis_cluster.py) and the full run's.
+        setups = tuple(setup for setup in setups if setup != "ours-cluster")
     server = targets.redis_server().start()
     single = RedisUnderTest(f"redis://127.0.0.1:{server.port}/0", server)
     cluster = None

@@ -187,7 +187,9 @@ async def presence(request, room: str):
     return 200, Presence(room=room, members=members)
 
 
-@api.get("/rooms/{room}/history", response={200: History, ERRORS: Error})
+@api.get(
+    "/rooms/{room}/history", response={200: History, ERRORS: Error}, exclude_none=True
+)
 async def history(
     request,
     room: str,
@@ -195,8 +197,10 @@ async def history(
     after: int | None = None,
     limit: int | None = None,
 ):
-    """A page of a room's messages, oldest first: before or after an id (one of
-    them), or the newest; at most CHAT_HISTORY_PAGE, as the WebSocket's."""
+    """A page of a room's events (messages, and changes to them and to its
+    members), oldest first: before or after an id (one of them), or the
+    newest; at most CHAT_HISTORY_PAGE, as the WebSocket's. Each event has
+    the fields of its type only."""
     if before is not None and after is not None:
         raise ApiError(400, "invalid_field", "give at most one of before, after")
     found = await existing_room(room)

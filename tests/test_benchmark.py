@@ -14,6 +14,7 @@ pytestmark = pytest.mark.server
 
 
 @pytest.mark.once
+@pytest.mark.timeout(300)
 def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path), "--charts"],

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests import servers
 from tests.chat_client import chat
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
 
 
 @pytest.fixture

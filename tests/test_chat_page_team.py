@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.chat_client import registered_users, unique
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
 
 
 @pytest.fixture(scope="module")

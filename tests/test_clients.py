@@ -13,7 +13,7 @@ import pytest
 from tests import servers
 from tests.chat_client import chat, registered_user
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 OUTPUT_SECONDS = 15
 

@@ -6,7 +6,7 @@ import websockets
 
 from tests.client import receive
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 @pytest.fixture(scope="module")

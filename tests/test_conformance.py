@@ -4,7 +4,7 @@ import pytest
 
 from tests.rawsocket import BINARY, CONTINUATION, PING, PONG, TEXT, RawWebSocket
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 MAX_MESSAGE_SIZE = 1024 * 1024
 

@@ -8,7 +8,7 @@ import websockets
 
 from tests.client import connect, receive
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 @pytest.fixture(scope="module")

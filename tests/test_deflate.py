@@ -16,7 +16,7 @@ from tests.rawsocket import (
     inflate,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 OFFER = "permessage-deflate; client_max_window_bits"
 MAX_MESSAGE_SIZE = 1024 * 1024

@@ -9,7 +9,7 @@ import websockets
 from tests import servers
 from tests.client import connect, receive
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 DESCRIPTORS = 160  # WEBSOCKET_MAX_CONNECTIONS becomes 160 - 100 = 60
 

@@ -15,7 +15,7 @@ from server.extensions.layers.redis_inbox import RedisInboxChannelLayer
 from tests import servers
 from tests.client import wait_until
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 def layer(*urls, **options):

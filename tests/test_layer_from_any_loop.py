@@ -11,7 +11,7 @@ import redis
 
 from tests import servers
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 def run(module, *args, redis_url, timeout=60):
@@ -30,8 +30,10 @@ def run(module, *args, redis_url, timeout=60):
 
 
 @pytest.mark.parametrize("mode", ["group_send", "send"])
-def test_ten_thousand_sync_sends_never_hang_and_hold_few_connections(redis_url, mode):
-    report = run("tests.scripts.publish_from_sync", mode, "10000", redis_url=redis_url)
+def test_three_thousand_sync_sends_never_hang_and_hold_few_connections(redis_url, mode):
+    # A connection leaked per send shows within the first hundred; 3,000 also
+    # outlast the pool's and the publisher thread's warm-up.
+    report = run("tests.scripts.publish_from_sync", mode, "3000", redis_url=redis_url)
     assert report["most_redis_connections"] <= 4
     assert report["descriptors"] < 64
     assert report["redis_connections_after_close"] == 0

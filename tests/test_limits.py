@@ -12,7 +12,7 @@ from server.extensions.limits import Rate, TokenBucket, exceeds
 from tests.chat_client import chat, unique
 from tests.client import close_of, connect, receive
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 CHAT_MAX_MESSAGE_SIZE = 16 * 1024
 

@@ -7,7 +7,7 @@ import pytest
 from server.operations.logs import printable
 from tests.client import connect, receive, wait_until
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 def lines_starting(log, text):

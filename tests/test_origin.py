@@ -6,7 +6,7 @@ import websockets
 from tests.client import connect, receive
 from tests.rawsocket import RawWebSocket
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.client import http_get
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
 
 PAGES = ["/", "/chat/", "/accounts/login/", "/admin/login/"]
 

@@ -12,7 +12,7 @@ import pytest
 from tests.chat_client import chat
 from tests.client import close_of, connect, receive
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 async def test_sigterm_closes_every_socket_with_1001_and_exits(start_daphne):

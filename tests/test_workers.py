@@ -12,7 +12,7 @@ import redis
 from tests import servers
 from tests.client import connect, receive
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 NGINX_CONF = servers.REPOSITORY / "deploy" / "nginx.conf"
 
