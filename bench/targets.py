@@ -33,11 +33,32 @@ def environment(**overrides):
     return django_environment("benchmark-only-secret-key", **{**settings, **overrides})
 
 
-def migrated_database(name):
-    """DATABASE_URL (PostgreSQL for README's figures) or a fresh SQLite file
-    named after ``name``, migrated."""
-    database = os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{tempfile.mkdtemp(prefix=f'bench-{name}-')}/{name}.sqlite3"
+def own_database(name):
+    """A fresh database of its own for a mode that alters the schema: on the
+    PostgreSQL server of DATABASE_URL, ``<its name>_<name>``, made anew; else
+    a fresh SQLite file. Migrated."""
+    database = os.environ.get("DATABASE_URL")
+    if database and database.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        base, _, own = database.rpartition("/")
+        own = f"{own.split('?')[0]}_{name}"
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{own}"')
+            admin.execute(f'CREATE DATABASE "{own}"')
+        database = f"{base}/{own}"
+    else:
+        database = None
+    return migrated_database(name, database)
+
+
+def migrated_database(name, database=None):
+    """``database``, else DATABASE_URL (PostgreSQL for README's figures), else
+    a fresh SQLite file named after ``name``; migrated."""
+    database = (
+        database
+        or os.environ.get("DATABASE_URL")
+        or (f"sqlite:///{tempfile.mkdtemp(prefix=f'bench-{name}-')}/{name}.sqlite3")
     )
     migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
     env = environment(DATABASE_URL=database)
