@@ -29,8 +29,8 @@ import uuid
 import websockets
 
 from bench import targets
-from bench.unread import manage
 from chat.protocol import mentioned
+from harness import accounts
 
 ROOM = "soak"
 MEMBERS_PER_WORKER = 6
@@ -44,22 +44,6 @@ EMOJI = ("👍", "🎉", "👀")
 # Of a sender's actions: the share of each kind; the rest are messages.
 EDITS, DELETES, REACTIONS, READS = 0.1, 0.05, 0.15, 0.05
 UNREAD_CAP = 100  # CHAT_UNREAD_CAP's default
-
-MAKE_MEMBERS = """
-import json
-from django.contrib import auth
-from django.contrib.sessions.backends.db import SessionStore
-sessions = {{}}
-for name in {names!r}:
-    user, _ = auth.get_user_model().objects.get_or_create(username=name)
-    session = SessionStore()
-    session[auth.SESSION_KEY] = str(user.pk)
-    session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    sessions[name] = session.session_key
-print(json.dumps(sessions))
-"""
 
 
 class Member:
@@ -350,8 +334,8 @@ async def soak(seconds):
     stop = asyncio.Event()
     run = uuid.uuid4().hex[:4]
     names = [f"s{run}m{number}" for number in range(2 * MEMBERS_PER_WORKER)]
-    made = await asyncio.to_thread(manage, database, MAKE_MEMBERS.format(names=names))
-    sessions = json.loads(made)
+    env = targets.environment(DATABASE_URL=database)
+    sessions = await asyncio.to_thread(accounts.signed_in, names, env)
     members = [
         Member(
             name,

@@ -18,14 +18,13 @@ timed, and the index is made again.
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 
 import websockets
 
 from bench import targets
+from harness import accounts
 
 # Every twentieth message mentions the reader.
 MENTION_EVERY = 20
@@ -33,7 +32,6 @@ MENTION_EVERY = 20
 POPULATE = """
 import datetime, json
 from django.contrib import auth
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from chat.models import Event, Membership, Mention, ReadState, Room
 shape = json.loads({shape!r})
@@ -80,12 +78,7 @@ ReadState.objects.bulk_create(
 if connection.vendor == "postgresql":
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-session = SessionStore()
-session[auth.SESSION_KEY] = str(reader.pk)
-session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[auth.HASH_SESSION_KEY] = reader.get_session_auth_hash()
-session.save()
-print(json.dumps({{"session": session.session_key, "stored": Event.objects.count()}}))
+print(json.dumps({{"reader": reader.username, "stored": Event.objects.count()}}))
 """
 
 DROP_INDEX = "DROP INDEX chat_unread"
@@ -99,16 +92,9 @@ with connection.schema_editor() as editor:
 
 
 def manage(database, code):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
-        cwd=targets.REPOSITORY,
-        env=targets.environment(DATABASE_URL=database),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=1800,
-    )
-    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    """The last line ``code`` prints, run against ``database``."""
+    output = accounts.manage_shell(code, targets.environment(DATABASE_URL=database))
+    return output.splitlines()[-1] if output else ""
 
 
 def populate(database, plan):
@@ -120,7 +106,10 @@ def populate(database, plan):
         "per_room": plan.unread_messages // plan.unread_rooms_total,
     }
     code = POPULATE.format(shape=json.dumps(shape), every=MENTION_EVERY)
-    return json.loads(manage(database, code))
+    made = json.loads(manage(database, code))
+    env = targets.environment(DATABASE_URL=database)
+    made["session"] = accounts.signed_in([made["reader"]], env)[made["reader"]]
+    return made
 
 
 def drop_index(database):

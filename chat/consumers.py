@@ -1,9 +1,14 @@
-"""The chat consumer: rooms, history, presence, typing and direct messages.
+"""The chat consumer: rooms (public, private, direct), members and
+moderation, messages and changes to them, read state, history, presence and
+typing.
 
 Read it top to bottom: connect, receive (which hands each message type to the
-method marked ``@handles`` for it), disconnect, then the group events. Every message is
-stored before it is broadcast and carries its room's next id, so a client that
-sees a gap, or reconnects, asks for what it missed (``since``, ``history``).
+method marked ``@handles`` for it), disconnect, the client's types in the
+protocol's order, then the group events. Every message, and every change to
+one or to a room's members, is stored before it is broadcast and carries its
+room's next id, so a client that sees a gap, or reconnects, asks for what it
+missed (``since``, ``history``). Who may do what is the database's to say
+(chat/storage.py): a refusal comes back as the protocol's error.
 Database work goes through ``db`` (database_sync_to_async, which replaces
 broken connections); per-connection state is set in ``connect``.
 

@@ -4,12 +4,11 @@ manage.py helper that makes registered users with a session to log in with."""
 import asyncio
 import contextlib
 import json
-import subprocess
-import sys
 import uuid
 
 import websockets
 
+from harness import accounts
 from tests import servers
 
 RECEIVE_SECONDS = 10
@@ -82,20 +81,6 @@ async def chat(server, name=None, session=None):
         yield ChatClient(websocket)
 
 
-MAKE_USERS = """
-from django.contrib import auth
-from django.contrib.sessions.backends.db import SessionStore
-for name in {names!r}:
-    user, _ = auth.get_user_model().objects.get_or_create(username=name)
-    session = SessionStore()
-    session[auth.SESSION_KEY] = str(user.pk)
-    session[auth.BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    print(name, session.session_key)
-"""
-
-
 def registered_user(database_url, name):
     """Make ``name`` a registered user; a session key logged in as them."""
     return registered_users(database_url, [name])[name]
@@ -103,18 +88,12 @@ def registered_user(database_url, name):
 
 def registered_users(database_url, names):
     """Make these registered users, in one process: {name: session key}."""
-    output = manage_shell(database_url, MAKE_USERS.format(names=list(names)))
-    return dict(line.split() for line in output.splitlines()[-len(names) :])
+    return accounts.signed_in(
+        names, servers.service_environment(DATABASE_URL=database_url)
+    )
 
 
 def manage_shell(database_url, code):
     """What ``code`` prints, run by manage.py shell against the servers' database."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
-        cwd=servers.REPOSITORY,
-        env=servers.service_environment(DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
+    env = servers.service_environment(DATABASE_URL=database_url)
+    return accounts.manage_shell(code, env)

@@ -15,6 +15,12 @@ MEMBERS_PER_WORKER = 5
 MESSAGES = 200
 
 
+@pytest.fixture(scope="module")
+def one_worker(start_module_daphne, redis_url):
+    """A worker the name checks share: they leave nothing in Redis."""
+    return start_module_daphne(REDIS_URL=redis_url)
+
+
 def group_keys(redis_url):
     return redis.Redis.from_url(redis_url).keys("echo:group:*")
 
@@ -130,14 +136,14 @@ async def test_no_membership_is_left_in_redis_after_everyone_disconnects(
     "group",
     ["has space", "a" * 81, "semi;colon", "ünïcode", "slash/in", "star*", "lobby\n"],
 )
-async def test_invalid_group_name_is_refused_at_the_handshake(redis_workers, group):
+async def test_invalid_group_name_is_refused_at_the_handshake(one_worker, group):
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with connect(redis_workers[0], f"/ws/echo/{quote(group, safe='')}/"):
+        async with connect(one_worker, f"/ws/echo/{quote(group, safe='')}/"):
             pass
     assert refused.value.response.status_code == 403
 
 
-async def test_longest_allowed_group_name_is_accepted(redis_workers):
-    async with connect(redis_workers[0], f"/ws/echo/{'g.-_' * 20}/") as member:
+async def test_longest_allowed_group_name_is_accepted(one_worker):
+    async with connect(one_worker, f"/ws/echo/{'g.-_' * 20}/") as member:
         await member.send("ok")
         assert await receive(member) == "ok"
