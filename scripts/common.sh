@@ -7,7 +7,5 @@ ensure_venv() {
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --upgrade pip
   fi
-  # --no-compile: Python compiles what it imports on first use; compiling
-  # every installed module up front took 24 of a fresh install's 54 s.
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-compile -r "$1"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$1"
 }
