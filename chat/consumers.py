@@ -245,15 +245,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         await self.broadcast(room.group, posting.event(event.wire(room.name)))
         told = MEMBER_TOLD.get(event.data["action"])
         if told is not None:
-            await self.broadcast(
-                user_group(user.pk),
-                {
-                    "type": told,
-                    "room": room.name,
-                    "by": self.name,
-                    "reason": event.data["action"],
-                },
-            )
+            await self.tell(user.pk, told, room, event.data["action"])
 
     @handles("depart")
     async def on_depart(self, message):
@@ -262,15 +254,12 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             raise ProtocolError(protocol.LOGIN_REQUIRED)
         event = await db(storage.depart)(room, self.user)
         await self.broadcast(room.group, posting.event(event.wire(room.name)))
-        await self.broadcast(
-            self.own_group,
-            {
-                "type": "chat.removed",
-                "room": room.name,
-                "by": self.name,
-                "reason": "departed",
-            },
-        )
+        await self.tell(self.user.pk, "chat.removed", room, "departed")
+
+    async def tell(self, user_id, event_type, room, reason):
+        """Tell every chat connection of a user what this one did to them."""
+        event = {"type": event_type, "room": room.name, "by": self.name}
+        await self.broadcast(user_group(user_id), {**event, "reason": reason})
 
     async def readable(self, message):
         """The room a message names, if this user may read it."""

@@ -173,11 +173,10 @@ def store(room, author, user, text, client_id):
     the room already has is not stored again: the stored one comes back,
     with stored False.
     """
-    poster = user if user is SYSTEM or user.is_authenticated else None
     message = Event(
         room=room,
         author=author,
-        user=poster,
+        user=registered(user),
         text=text,
         client_id=client_id,
         created=timezone.now(),
@@ -230,6 +229,11 @@ def insert_with_next_seq(message, user):
         )
         row = cursor.fetchone()
     message.id, message.seq = row if row is not None else (None, None)
+
+
+def registered(user):
+    """The user an event is stored under: a signed-in one, else nobody."""
+    return user if user is not SYSTEM and user.is_authenticated else None
 
 
 def mention(room, seq, names):
@@ -300,11 +304,8 @@ def react(room, name, user, target, emoji):
         removed, _ = reactions.filter(author=name).delete()
         if not removed:
             room.reaction_set.create(target=target, emoji=emoji, author=name)
-        users = sorted(reactions.values_list("author", flat=True))
-        event = add_event(room, seq, Event.REACTION, name, user, target, emoji)
-        event.data = {"users": users}
-        event.save(update_fields=["data"])
-        return event
+        data = {"users": sorted(reactions.values_list("author", flat=True))}
+        return add_event(room, seq, Event.REACTION, name, user, target, emoji, data)
 
 
 def live_message(room, seq):
@@ -328,7 +329,7 @@ def add_event(room, seq, kind, name, user, target, text, data=None):
         seq=seq,
         kind=kind,
         author=name,
-        user=user if user is not SYSTEM and user.is_authenticated else None,
+        user=registered(user),
         target=target,
         text=text,
         data=data,
@@ -348,7 +349,6 @@ def change_member(room, actor, action, username, role=None):
     """
     with transaction.atomic():
         seq = take_seq(room, SYSTEM)
-        room.refresh_from_db(fields=["private", "owner"])
         held = membership(room, actor)
         if not moderates(room, actor, held):
             raise ProtocolError(protocol.FORBIDDEN, "moderators only")
@@ -410,10 +410,7 @@ def unmute(room, actor, held, user, target, role):
 
 
 def set_muted(room, user, target, muted):
-    if target is None and room.private:
-        raise ProtocolError(protocol.INVALID_FIELD, "not a member")
-    if target is None:
-        target = Membership(room=room, user=user)
+    target = to_mark(room, user, target)
     target.muted = muted
     target.save()
     return {"user": user.username, "action": "muted" if muted else "unmuted"}
@@ -425,13 +422,18 @@ def set_role(room, actor, held, user, target, role):
         raise ProtocolError(protocol.FORBIDDEN, "the owner appoints moderators")
     if role not in (Membership.MODERATOR, Membership.MEMBER) or user == actor:
         raise ProtocolError(protocol.INVALID_FIELD, "role is moderator or member")
-    if target is None and room.private:
-        raise ProtocolError(protocol.INVALID_FIELD, "not a member")
-    if target is None:
-        target = Membership(room=room, user=user)
+    target = to_mark(room, user, target)
     target.role = role
     target.save()
     return {"user": user.username, "action": "role", "role": role}
+
+
+def to_mark(room, user, target):
+    """The membership a mark or a role goes on: the member's in a private
+    room; in a public one theirs, or a new one."""
+    if target is None and room.private:
+        raise ProtocolError(protocol.INVALID_FIELD, "not a member")
+    return target if target is not None else Membership(room=room, user=user)
 
 
 MEMBER_ACTIONS = {
@@ -547,7 +549,7 @@ def mark_read(room, user, seq):
         if seq > state.seq:
             state.seq = seq
             state.save(update_fields=["seq"])
-    unread, mentions = unread_in(room, user, state.seq)
+    unread, mentions = unread_in(room, user)
     return state.seq, unread, mentions
 
 
@@ -564,7 +566,7 @@ def read_positions(room, but):
     return dict(rows.values_list("user__username", "seq"))
 
 
-def unread_in(room, user, seq):
+def unread_in(room, user):
     rows = rooms_of(user, only=room.pk)
     return (rows[0]["unread"], rows[0]["mentions"]) if rows else (0, 0)
 

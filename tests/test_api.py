@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.browser_session import manage
-from tests.chat_client import chat, registered_user
+from tests.chat_client import chat, registered_user, registered_users
 from tests.client import close_of, connect, receive
 
 pytestmark = pytest.mark.server
@@ -154,9 +154,8 @@ async def test_a_private_room_refuses_a_post_as_a_non_member(
     workers, server_database_url
 ):
     names = [f"p{uuid.uuid4().hex[:6]}" for _ in range(3)]
-    sessions = [
-        await asyncio.to_thread(registered_user, server_database_url, n) for n in names
-    ]
+    made = await asyncio.to_thread(registered_users, server_database_url, names)
+    sessions = [made[name] for name in names]
     async with chat(workers[0], session=sessions[0]) as first:
         await first.send("direct", user=names[1])
         room = (await first.next("joined"))["room"]

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import websockets
 
-from tests.chat_client import chat, registered_user, unique
+from tests.chat_client import chat, registered_user, registered_users, unique
 from tests.client import wait_until
 
 pytestmark = pytest.mark.server
@@ -261,10 +261,7 @@ async def test_typing_notices_are_passed_on_at_most_once_per_interval(workers, r
 async def users(database_url, *names):
     """Registered users of these names (made unique): {name: session key}."""
     names = [unique(name) for name in names]
-    return {
-        name: await asyncio.to_thread(registered_user, database_url, name)
-        for name in names
-    }
+    return await asyncio.to_thread(registered_users, database_url, names)
 
 
 async def test_a_direct_room_is_joined_and_read_by_its_two_users(
@@ -289,7 +286,7 @@ async def test_a_direct_room_is_joined_and_read_by_its_two_users(
 def alice_bob_and_carol(server_database_url):
     """Three registered users, made once for the module: {name: session key}."""
     names = [unique(name) for name in ("alice", "bob", "carol")]
-    return {name: registered_user(server_database_url, name) for name in names}
+    return registered_users(server_database_url, names)
 
 
 @pytest.mark.parametrize(
