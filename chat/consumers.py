@@ -107,7 +107,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
                 protocol.INVALID_FIELD, "dm. names are for direct rooms"
             )
         private = protocol.field(message, "private", bool, required=False) or False
-        room = await db(storage.create_room)(name, self.user, private)
+        room = await posting.written(storage.create_room, name, self.user, private)
         await self.enter(room, {})
 
     @handles("leave")
@@ -211,7 +211,8 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
     async def on_read(self, message):
         room = self.joined(message)
         seq = protocol.field(message, "id", int)
-        seq, unread, mentions = await db(storage.mark_read)(room, self.user, seq)
+        marked = await posting.written(storage.mark_read, room, self.user, seq)
+        seq, unread, mentions = marked
         read = {
             "type": "chat.read",
             "room": room.name,
@@ -239,8 +240,8 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             raise ProtocolError(protocol.LOGIN_REQUIRED)
         username = protocol.field(message, "user", str)
         role = protocol.field(message, "role", str, required=message["type"] == "role")
-        event, user = await db(storage.change_member)(
-            room, self.user, message["type"], username, role
+        event, user = await posting.written(
+            storage.change_member, room, self.user, message["type"], username, role
         )
         await self.broadcast(room.group, posting.event(event.wire(room.name)))
         told = MEMBER_TOLD.get(event.data["action"])
@@ -252,7 +253,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         room = await self.readable(message)
         if not self.user.is_authenticated:
             raise ProtocolError(protocol.LOGIN_REQUIRED)
-        event = await db(storage.depart)(room, self.user)
+        event = await posting.written(storage.depart, room, self.user)
         await self.broadcast(room.group, posting.event(event.wire(room.name)))
         await self.tell(self.user.pk, "chat.removed", room, "departed")
 

@@ -31,11 +31,7 @@ def check(text, client_id):
 async def store(room, author, user, text, client_id):
     """The message's wire form, and whether it is new (a resend is not)."""
     check(text, client_id)
-    try:
-        stored, new = await db(storage.store)(room, author, user, text, client_id)
-    except DatabaseError:
-        counters.DATABASE_ERRORS.inc()
-        raise ProtocolError(protocol.UNAVAILABLE) from None
+    stored, new = await written(storage.store, room, author, user, text, client_id)
     message = stored.wire(room.name)
     if new:
         await send_logged(message_stored, room=room.name, message=message)
@@ -45,12 +41,17 @@ async def store(room, author, user, text, client_id):
 async def change(making, room, *args):
     """Store a change to a message (storage.edit, delete or react) as the
     room's next event; its wire form."""
+    return (await written(making, room, *args)).wire(room.name)
+
+
+async def written(writing, *args):
+    """What a storage function that writes returns; a database that cannot
+    take it is the protocol's ``unavailable``: nothing was accepted."""
     try:
-        stored = await db(making)(room, *args)
+        return await db(writing)(*args)
     except DatabaseError:
         counters.DATABASE_ERRORS.inc()
         raise ProtocolError(protocol.UNAVAILABLE) from None
-    return stored.wire(room.name)
 
 
 def event(message):
