@@ -19,7 +19,7 @@ from picows import WSListener, WSMsgType, ws_connect
 from bench import load, targets
 
 GROUP_PATH = "/ws/echo/crowd/"
-PORTS_PER_SOURCE = 25_000  # of the 28,232 in Linux's default ephemeral range
+PORTS_PER_SOURCE = 2_000
 CONNECT_CONCURRENCY = 256
 DESCRIPTORS_SPARE = 1000
 

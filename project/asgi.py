@@ -96,3 +96,11 @@ application = ProtocolTypeRouter(
 # process. Freezing it keeps the garbage collector from scanning it again on
 # every collection, which profiling showed as a quarter of a handshake's time.
 gc.freeze()
+# A connection holds about a hundred objects the collector tracks, so a worker
+# with many holds millions, and each full collection scans them all. Python's
+# default first threshold (700 allocations) ran one full collection per 700 x
+# 10 x 10 allocations: 11 of them, 3.6 s in all, while 10,000 connections
+# opened in 10 s. With this one, none ran, and they opened 1.8x as fast
+# (docs/benchmarks.md, "Many connections on one worker").
+GC_THRESHOLDS = (50_000, 20, 10)
+gc.set_threshold(*GC_THRESHOLDS)

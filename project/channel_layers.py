@@ -1,8 +1,9 @@
 """The CHANNEL_LAYERS setting, built from REDIS_URL.
 
-No REDIS_URL: the in-memory layer, which only reaches consumers in the same
-process. With REDIS_URL: our inbox layer (server/extensions/layers/redis_inbox.py), or
-one of channels-redis's two for comparison; each reaches every worker process.
+No REDIS_URL: the process layer (server/extensions/layers/process.py), which
+only reaches consumers in the same process. With REDIS_URL: our inbox layer
+(server/extensions/layers/redis_inbox.py), or one of channels-redis's two for
+comparison; each reaches every worker process.
 """
 
 from urllib.parse import unquote, urlsplit
@@ -25,6 +26,7 @@ UPSTREAM_SOCKET_TIMEOUT = 10
 SENTINEL_SCHEME = "sentinel"
 # redis+cluster://host:port[,host:port...]: a Redis Cluster, any node a seed.
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+PROCESS_LAYER = "server.extensions.layers.process.ProcessChannelLayer"
 # README gives the measurements behind the default.
 REDIS_LAYERS = {
     "inbox": "server.extensions.layers.redis_inbox.RedisInboxChannelLayer",
@@ -49,7 +51,7 @@ def channel_layers(
     ``cluster_partitions``: on a Redis Cluster, how many slots the layer's
     keys are spread over (``redis_inbox.py``)."""
     if not redis_url:
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        return {"default": {"BACKEND": PROCESS_LAYER, "CONFIG": {"capacity": capacity}}}
     if flavour not in REDIS_LAYERS:
         raise ImproperlyConfigured(
             f"REDIS_CHANNEL_LAYER must be one of {', '.join(REDIS_LAYERS)}, "

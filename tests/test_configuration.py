@@ -15,10 +15,11 @@ LAYER_LIMITS = {
 POOL = {"max_connections": 1000, "socket_timeout": 5}
 
 
-def test_no_redis_url_means_the_in_memory_layer():
-    assert channel_layers("", **LAYER_LIMITS)["default"]["BACKEND"] == (
-        "channels.layers.InMemoryChannelLayer"
-    )
+def test_no_redis_url_means_the_process_layer_with_the_channel_capacity():
+    assert channel_layers("", **LAYER_LIMITS)["default"] == {
+        "BACKEND": "server.extensions.layers.process.ProcessChannelLayer",
+        "CONFIG": {"capacity": 100},
+    }
 
 
 @pytest.mark.parametrize(

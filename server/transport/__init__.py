@@ -27,11 +27,15 @@ CORRECTNESS = (
     "server.transport.daphne_server",
     "server.transport.twisted_http",
     "server.transport.twisted_transport",
+    "server.transport.daphne_reaping",
+    "server.transport.keepalive",
 )
 SPEED = (
     "server.transport.speed.autobahn_options",
     "server.transport.speed.twisted_write",
     "server.transport.speed.daphne_queue",
+    "server.transport.speed.websocket_upgrade",
+    "server.transport.speed.handshake_memory",
 )
 
 
@@ -52,7 +56,7 @@ def install(
 ):
     """Check every upstream reliance, then install the patches with these
     limits. The two closes are (code, reason) pairs from the close-code table."""
-    daphne_protocol, _, daphne_server, twisted_http, twisted_transport = check(
+    daphne_protocol, _, daphne_server, twisted_http, twisted_transport, *_ = check(
         CORRECTNESS + SPEED
     )[: len(CORRECTNESS)]
     daphne_protocol.install(

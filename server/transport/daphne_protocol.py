@@ -30,9 +30,9 @@ daphne 4.2 (its ``ws_protocol.WebSocketProtocol``):
 It also offers the fast lane (``fastlane.py``): a frame prepared once, written
 to many connections.
 
-``install()`` puts the class below in daphne's factory. The one speed mixin in
-its bases (``speed/autobahn_options.py``) may be deleted from them without
-changing behaviour.
+``install()`` puts the class below in daphne's factory. The speed mixins in
+its bases (``speed/autobahn_options.py``, ``speed/handshake_memory.py``) may
+be deleted from them without changing behaviour.
 """
 
 import logging
@@ -50,7 +50,9 @@ from . import counters
 from .autobahn_deflate import accept_deflate, forget_compression_context, refuse_offers
 from .connection_limits import ConnectionCounter
 from .fastlane import FrameWriter
+from .keepalive import Answered
 from .speed.autobahn_options import SharedOptions
+from .speed.handshake_memory import ForgetHandshake
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,9 @@ RELIES_ON = [
 ]
 
 
-class WebSocketProtocol(SharedOptions, ws_protocol.WebSocketProtocol, FrameWriter):
+class WebSocketProtocol(
+    SharedOptions, ForgetHandshake, Answered, ws_protocol.WebSocketProtocol, FrameWriter
+):
     # Autobahn copies protocol options from the factory only where the protocol
     # class has none, so these win over daphne's own.
     failByDrop = False
@@ -143,7 +147,9 @@ class WebSocketProtocol(SharedOptions, ws_protocol.WebSocketProtocol, FrameWrite
             raise ConnectionDeny(503, refusal)
         self.counted_address = address
         counters.OPEN_CONNECTIONS.inc()
-        return super().onConnect(request)
+        handshake = super().onConnect(request)
+        self.server.keep_alive.connecting(self)
+        return handshake
 
     def client_address(self, request):
         """The client's address as daphne will put it in the scope: the
@@ -181,6 +187,7 @@ class WebSocketProtocol(SharedOptions, ws_protocol.WebSocketProtocol, FrameWrite
 
     def onOpen(self):
         self.opened = True
+        self.server.keep_alive.opened(self)
         super().onOpen()
 
     def onMessage(self, payload, isBinary):

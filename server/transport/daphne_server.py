@@ -1,7 +1,7 @@
 """daphne's Server, with keep-alive from settings, a graceful shutdown, and
 the connection offered to the application for the fast lane.
 
-Its keep-alive comes from the WEBSOCKET_PING_INTERVAL and
+Its keep-alive (``keepalive.py``) comes from the WEBSOCKET_PING_INTERVAL and
 WEBSOCKET_PONG_TIMEOUT settings rather than daphne's ``--ping-interval`` and
 ``--ping-timeout`` flags, so that it is the same however daphne is started.
 
@@ -11,6 +11,8 @@ Server first stops listening and closes every WebSocket with 1001 ("going
 away": reconnect, elsewhere), then waits for the closes, at most
 ``shutdown_seconds`` (WEBSOCKET_CLOSE_TIMEOUT), before daphne's own shutdown.
 
+Applications are reaped as they end, not by a scan (``daphne_reaping.py``).
+
 A WebSocket scope carries the connection as a ``fastlane.FrameWriter`` under
 the ASGI extension ``fastlane.SCOPE_KEY``.
 
@@ -19,12 +21,15 @@ deleted from them without changing behaviour.
 """
 
 import logging
+import math
 import time
 
 from daphne import cli, server, ws_protocol
 from twisted.internet import defer, reactor
 
 from . import fastlane
+from .daphne_reaping import ReapWhenDone
+from .keepalive import KeepAlive
 from .speed.daphne_queue import QueuePerConnection
 
 logger = logging.getLogger(__name__)
@@ -32,7 +37,10 @@ logger = logging.getLogger(__name__)
 RELIES_ON = [
     (cli.CommandLineInterface, ["server_class"]),
     (server.Server, ["create_application", "run"]),
-    (server.Server.__init__, ["ping_interval", "ping_timeout", "listeners"]),
+    (
+        server.Server.__init__,
+        ["ping_interval", "ping_timeout", "listeners", "websocket_connect_timeout"],
+    ),
     (server.Server.run, ["connections"]),
     (ws_protocol.WebSocketProtocol, ["STATE_OPEN", "STATE_CLOSED", "serverClose"]),
     (defer.Deferred, ["callback"]),
@@ -40,7 +48,7 @@ RELIES_ON = [
 ]
 
 
-class Server(QueuePerConnection, server.Server):
+class Server(ReapWhenDone, QueuePerConnection, server.Server):
     # Set by install(): seconds between keep-alive pings, and how long a pong
     # may take before the connection is dropped.
     keepalive = None
@@ -52,7 +60,12 @@ class Server(QueuePerConnection, server.Server):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.keepalive is not None:
-            self.ping_interval, self.ping_timeout = self.keepalive
+            interval, timeout = self.keepalive
+        else:
+            interval, timeout = self.ping_interval, self.ping_timeout
+        self.keep_alive = KeepAlive(interval, timeout, self.websocket_connect_timeout)
+        # daphne's own pings (in its protocols' check_timeouts) never fall due.
+        self.ping_interval = math.inf
 
     def run(self):
         # Registered before daphne's own trigger, so it runs first.

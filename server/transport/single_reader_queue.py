@@ -4,22 +4,28 @@
 
 An asyncio.Queue holds four deques (items, waiting getters, waiting putters
 and the Event behind ``join``), 3 KB of every idle connection (tracemalloc);
-this holds one deque and the one waiting reader. A second reader at once is a
-bug, and raises rather than hangs.
+this holds one waiting reader and, only while messages wait, one deque (an
+empty deque is 760 bytes, a tenth of an idle connection's Python objects). A
+second reader at once is a bug, and raises rather than hangs.
 """
 
 import asyncio
 from collections import deque
+
+# What _messages is while nothing waits: empty, and shared by every queue.
+NOTHING_WAITING = ()
 
 
 class SingleReaderQueue:
     __slots__ = ("_messages", "_reader")
 
     def __init__(self):
-        self._messages = deque()
+        self._messages = NOTHING_WAITING
         self._reader = None
 
     def put_nowait(self, message):
+        if self._messages is NOTHING_WAITING:
+            self._messages = deque()
         self._messages.append(message)
         self._wake()
 
@@ -34,7 +40,13 @@ class SingleReaderQueue:
                 await self._reader
             finally:
                 self._reader = None
-        return self._messages.popleft()
+        message = self._messages.popleft()
+        if not self._messages:
+            self._messages = NOTHING_WAITING
+        return message
+
+    def drop_waiting(self):
+        self._messages = NOTHING_WAITING
 
     def _check(self):
         """Raise instead of waiting, if there is a reason to (subclasses)."""

@@ -10,12 +10,16 @@ than ``totalHeadersSize`` is answered 400 Bad Request, where RFC 6585 has
 ``head_seconds`` (HTTP_HEADERS_TIMEOUT) or the client gets 408 and is
 disconnected, and an oversized head gets 431.
 
-``install()`` makes daphne's HTTP factory build this channel.
+``install()`` makes daphne's HTTP factory build this channel. The one speed
+mixin in its bases (``speed/websocket_upgrade.py``) may be deleted from them
+without changing behaviour.
 """
 
 from daphne import http_protocol
 from twisted.internet import reactor
 from twisted.web import http
+
+from .speed.websocket_upgrade import UpgradeInOneRead
 
 RELIES_ON = [
     (http_protocol.HTTPFactory, ["protocol"]),
@@ -36,7 +40,7 @@ RELIES_ON = [
 ]
 
 
-class BoundedHeadChannel(http.HTTPChannel):
+class BoundedHeadChannel(UpgradeInOneRead, http.HTTPChannel):
     # Set by install().
     head_seconds = 10
     head_deadline = None

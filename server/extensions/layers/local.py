@@ -57,15 +57,18 @@ class ChannelQueue(SingleReaderQueue):
     def put(self, message):
         if self._error is not None:
             return
-        if len(self._messages) >= self._capacity:
+        if self.full():
             self.fail(ChannelFull(f"more than {self._capacity} messages waiting"))
             return
         self.put_nowait(message)
 
+    def full(self):
+        return len(self._messages) >= self._capacity
+
     def fail(self, error):
         if self._error is None:
             self._error = error
-            self._messages.clear()
+            self.drop_waiting()
             self._wake()
 
     def _check(self):
@@ -80,6 +83,9 @@ class LocalChannels:
         self.capacity_of = capacity_of
         self.queues = {}
         self.groups = defaultdict(set)
+        # The same memberships by channel, so that closing one costs its own
+        # groups, not a look at every group.
+        self.memberships = defaultdict(set)
         self.fastlanes = {}  # channel -> Lane
         # Channels whose consumers ride out a Redis outage (survive_outages).
         self.survivors = set()
@@ -94,15 +100,21 @@ class LocalChannels:
         self.queues.pop(channel, None)
         self.fastlanes.pop(channel, None)
         self.survivors.discard(channel)
-        for group in [g for g, members in self.groups.items() if channel in members]:
+        for group in list(self.memberships.get(channel, ())):
             self.leave(group, channel)
 
     def join(self, group, channel):
         self.open(channel)
         self.groups[group].add(channel)
+        self.memberships[channel].add(group)
 
     def leave(self, group, channel):
         """Take ``channel`` out of ``group``; True if the group has none left here."""
+        joined = self.memberships.get(channel)
+        if joined is not None:
+            joined.discard(group)
+            if not joined:
+                del self.memberships[channel]
         members = self.groups.get(group)
         if members is None:
             return True
