@@ -76,7 +76,9 @@ class Plan:
         # Messages a second offered to the chat room for its latency figures.
         self.chat_offered = 200
         # Connections held by one worker, and how long they idle.
-        self.crowd = 300 if quick else 100_000
+        self.crowd = 5000 if quick else 100_000
+        # Connections whose worker is killed in the storm mode.
+        self.storm_crowd = 300 if quick else 100_000
         self.crowd_idle = 1.0 if quick else 60.0
         self.crowd_broadcast_wait = 60.0
         # The unread mode: stored messages, over how many rooms, how many of
@@ -368,7 +370,7 @@ def main(argv=None):
         "--connections",
         type=int,
         help="connections for the connections and storm modes "
-        "(100,000; 300 with --quick)",
+        "(100,000; with --quick 5,000, and 300 for the storm)",
     )
     args = parser.parse_args(argv)
 
@@ -381,7 +383,7 @@ def main(argv=None):
     if args.rounds:
         plan.rounds = args.rounds
     if args.connections:
-        plan.crowd = args.connections
+        plan.crowd = plan.storm_crowd = args.connections
     results, rounds = uvloop.run(run(args.modes, plan))
     document = {
         "command": "python -m bench " + " ".join(argv or sys.argv[1:]),

@@ -32,8 +32,8 @@ from picows import WSListener, ws_connect
 from bench import load
 from bench.connections import (
     Crowd,
+    descriptor_budget,
     open_crowd,
-    raise_descriptor_limit,
     source_address,
     worker_target,
 )
@@ -93,8 +93,7 @@ async def come_back(url, number, rule, storm):
         return connected
 
 
-async def one_storm(plan, rule_name):
-    count = plan.crowd
+async def one_storm(plan, rule_name, count):
     target = worker_target(count)
     server = target.start()
     port = server.port
@@ -138,7 +137,7 @@ def busiest(moments, width):
 
 
 async def measure_storm(plan):
-    raise_descriptor_limit(plan.crowd)
+    count = descriptor_budget(plan.storm_crowd)
     # A quick run shows the mode works: the documented rule is enough.
     rules = ["jittered"] if plan.quick else list(RULES)
-    return [await one_storm(plan, rule) for rule in rules]
+    return [await one_storm(plan, rule, count) for rule in rules]

@@ -28,7 +28,6 @@ try:
 except ImproperlyConfigured as error:
     raise SystemExit(f"Configuration error: {error}") from None
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.apps import apps  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -37,7 +36,8 @@ from django.utils.module_loading import module_has_submodule  # noqa: E402
 
 from realtime.handler import API_PREFIX, ApiHandler  # noqa: E402
 from server import extensions, transport  # noqa: E402
-from server.extensions.close_codes import GOING_AWAY, TOO_SLOW  # noqa: E402
+from server.extensions.close_codes import GOING_AWAY, IDLE, TOO_SLOW  # noqa: E402
+from server.extensions.routing import PathRouter, ProtocolRouter  # noqa: E402
 from server.operations.middleware.auth import SessionAuthMiddleware  # noqa: E402
 from server.operations.middleware.host import allowed_hosts_only  # noqa: E402
 from server.operations.middleware.origin import (  # noqa: E402
@@ -51,12 +51,14 @@ transport.install(
     permessage_deflate=settings.WEBSOCKET_PERMESSAGE_DEFLATE,
     ping_interval=settings.WEBSOCKET_PING_INTERVAL,
     pong_timeout=settings.WEBSOCKET_PONG_TIMEOUT,
+    idle_timeout=settings.WEBSOCKET_IDLE_TIMEOUT,
     max_connections=settings.WEBSOCKET_MAX_CONNECTIONS,
     max_connections_per_address=settings.WEBSOCKET_MAX_CONNECTIONS_PER_ADDRESS,
     head_seconds=settings.HTTP_HEADERS_TIMEOUT,
     max_head_bytes=settings.HTTP_MAX_HEADER_BYTES,
     slow_client_close=(TOO_SLOW.code, TOO_SLOW.reason),
     going_away_close=(GOING_AWAY.code, GOING_AWAY.reason),
+    idle_close=(IDLE.code, IDLE.reason),
 )
 extensions.check_upstream()
 
@@ -81,12 +83,12 @@ async def http_application(scope, receive, send):
     return await django_application(scope, receive, send)
 
 
-application = ProtocolTypeRouter(
+application = ProtocolRouter(
     {
         "http": http_application,
         "websocket": allowed_hosts_only(
             allowed_hosts_or_no_origin(
-                SessionAuthMiddleware(URLRouter(websocket_urlpatterns()))
+                SessionAuthMiddleware(PathRouter(websocket_urlpatterns()))
             )
         ),
     }

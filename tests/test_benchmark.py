@@ -36,6 +36,9 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     assert ours and all(row["lost"] == row["duplicates"] == 0 for row in ours)
     (chat,) = document["results"]["chat"]
     assert chat["lost"] == chat["duplicates"] == 0 and chat["accepted_per_s"] > 0
+    (crowd,) = document["results"]["connections"]
+    assert crowd["connections"] == 5000 and crowd["dropped_while_idle"] == 0
+    assert crowd["closed_1001"] == 5000 and crowd["deliveries_per_s"] > 0
     assert "rt/s vs stock" in result.stdout
     assert "| ours (1 worker) | 8 |" in result.stdout
     assert "permessage-deflate on vs off, 8 connections: rt/s" in result.stdout

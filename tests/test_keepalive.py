@@ -25,7 +25,8 @@ def pinging(start_module_daphne):
 
 @pytest.fixture(scope="module")
 def idling(start_module_daphne):
-    return start_module_daphne(WEBSOCKET_IDLE_TIMEOUT="2")
+    """Idleness is looked at with each ping: every second here."""
+    return start_module_daphne(WEBSOCKET_IDLE_TIMEOUT="2", WEBSOCKET_PING_INTERVAL="1")
 
 
 def test_pings_reach_every_connection_not_only_the_first(pinging):

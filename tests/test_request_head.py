@@ -87,10 +87,43 @@ def test_an_oversized_head_is_answered_431(echo_server, path):
 def test_a_malformed_request_line_is_answered_400(echo_server):
     with open_socket(echo_server) as sock:
         sock.sendall(b"NONSENSE\r\n\r\n")
-        assert answer(sock).startswith(b"HTTP/1.1 400 ")
+        assert response_head(sock).startswith(b"HTTP/1.1 400 ")
 
 
 def test_one_header_line_over_the_limit_is_answered_431(echo_server):
     with open_socket(echo_server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nX-Long: " + b"l" * 20000 + b"\r\n\r\n")
         assert answer(sock).startswith(b"HTTP/1.1 431 ")
+
+
+# RFC 6455 section 1.3's example key and the accept value it must give.
+ACCEPT = b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+
+
+@pytest.mark.parametrize("pieces", [1, 3], ids=["in one read", "in three reads"])
+def test_a_handshake_opens_alike_whether_its_head_comes_whole_or_in_pieces(
+    echo_server, pieces
+):
+    head = (HANDSHAKE + "\r\n").encode()
+    size = -(-len(head) // pieces)
+    with open_socket(echo_server) as sock:
+        for start in range(0, len(head), size):
+            sock.sendall(head[start : start + size])
+            time.sleep(0.05)  # each piece its own read
+        reply = response_head(sock)
+    assert reply.startswith(b"HTTP/1.1 101 ")
+    assert ACCEPT in reply
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"X-Bad: a\x0bb", b"Bad Name: value"],
+    ids=["invalid value", "invalid name"],
+)
+def test_a_handshake_head_daphne_refuses_in_one_read_is_answered_400(
+    echo_server, header
+):
+    head = HANDSHAKE.encode() + header + b"\r\n\r\n"
+    with open_socket(echo_server) as sock:
+        sock.sendall(head)
+        assert response_head(sock).startswith(b"HTTP/1.1 400 ")

@@ -44,7 +44,6 @@ The consumer relies on Channels' own names, listed in ``RELIES_ON`` and checked
 at start-up (server/transport/upstream.py).
 """
 
-import asyncio
 import functools
 import logging
 from functools import cached_property
@@ -54,16 +53,16 @@ from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import DEFAULT_CHANNEL_LAYER
-from django.conf import settings
 from redis.exceptions import RedisError
 
 from server.transport import counters
 from server.transport import fastlane as transport_fastlane
 
 from . import users
-from .close_codes import IDLE, MESSAGE_TOO_BIG, RATE_LIMITED, TOO_SLOW, TRY_AGAIN_LATER
+from .close_codes import MESSAGE_TOO_BIG, RATE_LIMITED, TOO_SLOW, TRY_AGAIN_LATER
 from .layers import FASTLANE, OUTAGES, ChannelLayerUnavailable
 from .limits import TokenBucket, exceeds
+from .routing import steps_aside
 from .signals import send_logged, user_connected, user_disconnected
 
 logger = logging.getLogger(__name__)
@@ -139,6 +138,19 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
     reachable_only = False
     user_id = None  # set once the connection counts in the presence of users
 
+    @classmethod
+    def as_asgi(cls, **initkwargs):
+        """Channels' ``as_asgi``, stepping aside (``routing.py``): the
+        application returns the new consumer's coroutine."""
+
+        @steps_aside
+        def app(scope, receive, send):
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls
+        app.consumer_initkwargs = initkwargs
+        return functools.update_wrapper(app, cls, updated=())
+
     async def __call__(self, scope, receive, send):
         if (
             self.channel_layer_alias is None
@@ -175,7 +187,6 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         await send(
             {"type": "websocket.close", "code": close.code, "reason": close.reason}
         )
-        self.stop_watching_idleness()
         await self.leave_groups()
         await self.leave_user_presence()
         await self.disconnect(close.code)
@@ -185,7 +196,6 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
             await self.join_user_groups()
         await super().accept(subprotocol, headers)
         self.accepted = True
-        self.watch_idleness()
         if self.channel_layer is not None:
             self.join_fastlane()
 
@@ -241,28 +251,7 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']!r}")
         await handler(message)
 
-    def watch_idleness(self):
-        """Close with 1001 once the client has sent nothing for
-        WEBSOCKET_IDLE_TIMEOUT: one timer per connection, re-armed when it
-        fires early rather than on every message."""
-        timeout = settings.WEBSOCKET_IDLE_TIMEOUT
-        if not timeout:
-            return
-        loop = asyncio.get_running_loop()
-        self.last_received = loop.time()
-
-        def check():
-            idle = loop.time() - self.last_received
-            if idle < timeout:
-                self.idle_timer = loop.call_later(timeout - idle, check)
-                return
-            self.idle_timer = None
-            self.idle_close = asyncio.ensure_future(self.close(IDLE.code, IDLE.reason))
-
-        self.idle_timer = loop.call_later(timeout, check)
-
     async def websocket_receive(self, message):
-        self.last_received = asyncio.get_running_loop().time()
         text_data, bytes_data = message.get("text"), message.get("bytes")
         limit = self.max_message_bytes
         if limit is not None and exceeds(limit, text_data, bytes_data):
@@ -289,14 +278,7 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         rate = self.rate
         return TokenBucket(rate) if rate is not None and rate.enabled else None
 
-    def stop_watching_idleness(self):
-        timer = getattr(self, "idle_timer", None)
-        if timer is not None:
-            timer.cancel()
-            self.idle_timer = None
-
     async def websocket_disconnect(self, message):
-        self.stop_watching_idleness()
         await self.leave_groups()
         await self.leave_user_presence()
         await self.disconnect(message["code"])

@@ -47,15 +47,17 @@ def install(
     permessage_deflate,
     ping_interval,
     pong_timeout,
+    idle_timeout,
     max_connections,
     max_connections_per_address,
     head_seconds,
     max_head_bytes,
     slow_client_close,
     going_away_close,
+    idle_close,
 ):
     """Check every upstream reliance, then install the patches with these
-    limits. The two closes are (code, reason) pairs from the close-code table."""
+    limits. The closes are (code, reason) pairs from the close-code table."""
     daphne_protocol, _, daphne_server, twisted_http, twisted_transport, *_ = check(
         CORRECTNESS + SPEED
     )[: len(CORRECTNESS)]
@@ -71,6 +73,8 @@ def install(
     daphne_server.install(
         ping_interval=ping_interval,
         pong_timeout=pong_timeout,
+        idle_timeout=idle_timeout,
+        idle_close=idle_close,
         shutdown_seconds=close_timeout,
         going_away_close=going_away_close,
     )

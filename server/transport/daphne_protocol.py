@@ -50,7 +50,7 @@ from . import counters
 from .autobahn_deflate import accept_deflate, forget_compression_context, refuse_offers
 from .connection_limits import ConnectionCounter
 from .fastlane import FrameWriter
-from .keepalive import Answered
+from .keepalive import Heard
 from .speed.autobahn_options import SharedOptions
 from .speed.handshake_memory import ForgetHandshake
 
@@ -122,7 +122,7 @@ RELIES_ON = [
 
 
 class WebSocketProtocol(
-    SharedOptions, ForgetHandshake, Answered, ws_protocol.WebSocketProtocol, FrameWriter
+    SharedOptions, ForgetHandshake, Heard, ws_protocol.WebSocketProtocol, FrameWriter
 ):
     # Autobahn copies protocol options from the factory only where the protocol
     # class has none, so these win over daphne's own.
@@ -147,9 +147,7 @@ class WebSocketProtocol(
             raise ConnectionDeny(503, refusal)
         self.counted_address = address
         counters.OPEN_CONNECTIONS.inc()
-        handshake = super().onConnect(request)
-        self.server.keep_alive.connecting(self)
-        return handshake
+        return super().onConnect(request)
 
     def client_address(self, request):
         """The client's address as daphne will put it in the scope: the

@@ -5,11 +5,10 @@ without looking at every connection every 2 s.
 daphne's ``application_checker`` runs every second over every connection,
 open or not, to find the applications that have finished and the connections
 that have closed; its ``timeout_checker`` runs every 2 s over every
-connection, to send the keep-alive pings that are due and to enforce the
-connect timeout. With 8,000 idle connections the first was 56% of an idle
-worker's time and the second's own work 9% (py-spy, ``python -m bench --modes
-connections``); both grow with the connections, the first into a third of a
-core at 100,000.
+connection, to send the keep-alive pings that are due. With 8,000 idle
+connections the first was 56% of an idle worker's time and the second's own
+work 9% (py-spy, ``python -m bench --modes connections``); both grow with the
+connections, the first into a third of a core at 100,000.
 
 Here an application is reaped by a callback when it finishes, and a closed
 connection's application is given ``application_close_timeout`` by one timer

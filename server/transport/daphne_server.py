@@ -39,7 +39,7 @@ RELIES_ON = [
     (server.Server, ["create_application", "run"]),
     (
         server.Server.__init__,
-        ["ping_interval", "ping_timeout", "listeners", "websocket_connect_timeout"],
+        ["ping_interval", "ping_timeout", "listeners"],
     ),
     (server.Server.run, ["connections"]),
     (ws_protocol.WebSocketProtocol, ["STATE_OPEN", "STATE_CLOSED", "serverClose"]),
@@ -52,6 +52,7 @@ class Server(ReapWhenDone, QueuePerConnection, server.Server):
     # Set by install(): seconds between keep-alive pings, and how long a pong
     # may take before the connection is dropped.
     keepalive = None
+    idle = (0, None)  # WEBSOCKET_IDLE_TIMEOUT, and the close for it
     shutdown_seconds = 5
     going_away_close = None
     # How often shutdown looks whether every WebSocket has closed.
@@ -63,7 +64,7 @@ class Server(ReapWhenDone, QueuePerConnection, server.Server):
             interval, timeout = self.keepalive
         else:
             interval, timeout = self.ping_interval, self.ping_timeout
-        self.keep_alive = KeepAlive(interval, timeout, self.websocket_connect_timeout)
+        self.keep_alive = KeepAlive(interval, timeout, *self.idle)
         # daphne's own pings (in its protocols' check_timeouts) never fall due.
         self.ping_interval = math.inf
 
@@ -108,10 +109,19 @@ class Server(ReapWhenDone, QueuePerConnection, server.Server):
         return super().create_application(protocol, scope)
 
 
-def install(*, ping_interval, pong_timeout, shutdown_seconds, going_away_close):
+def install(
+    *,
+    ping_interval,
+    pong_timeout,
+    idle_timeout,
+    idle_close,
+    shutdown_seconds,
+    going_away_close,
+):
     """Make daphne's command line, which ``daphne`` and ``manage.py serve`` run,
     start this Server; it builds the server after importing the application."""
     Server.keepalive = (ping_interval, pong_timeout)
+    Server.idle = (idle_timeout, idle_close)
     Server.shutdown_seconds = shutdown_seconds
     Server.going_away_close = going_away_close
     cli.CommandLineInterface.server_class = Server

@@ -10,18 +10,21 @@ connections``): a third of a core at 100,000.
 Here the connections wait in queues in the order in which something is due
 for them, so that a tick touches only those:
 
-- ``opening``: a handshake the application has not answered within
-  daphne's connect timeout is refused, as daphne's sweep refused it;
 - ``open``: every ``interval`` a connection is sent a ping (an empty frame,
   prepared once) and daphne's other per-connection checks run for it (its cap
-  on a connection's age);
+  on a connection's age); one that has sent no message for ``idle_timeout``
+  (WEBSOCKET_IDLE_TIMEOUT; pongs do not count) is closed with ``idle_close``
+  instead, so between ``idle_timeout`` and one interval more after its last
+  message;
 - ``answers``: a connection from which no pong has come within ``timeout`` of
   a ping is dropped, as autobahn's own keep-alive drops it. Any pong counts:
   RFC 6455 allows unsolicited ones, and a peer that sends them is alive.
 
 Each queue's delay is the same for every entry, so appending keeps it in
 order. A closed connection leaves the queues when its entry comes up, at most
-one interval later.
+one interval later. daphne's sweep also refused a handshake the application
+had not answered within its connect timeout; autobahn's opening-handshake
+timeout, which daphne sets to the same value, drops it first.
 """
 
 import logging
@@ -39,11 +42,11 @@ RELIES_ON = [
         ws_protocol.WebSocketProtocol,
         [
             "check_timeouts",
-            "STATE_CONNECTING",
             "STATE_OPEN",
-            "STATE_CLOSED",
             "onAutoPingTimeout",
             "onPong",
+            "onMessage",
+            "serverClose",
             "sendData",
         ],
     ),
@@ -58,44 +61,35 @@ LONGEST_TICK_SECONDS = 1.0
 
 
 class KeepAlive:
-    def __init__(self, interval, timeout, connect_timeout):
+    def __init__(self, interval, timeout, idle_timeout=0, idle_close=None):
         self.interval = interval
         self.timeout = timeout
-        self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        self.idle_close = idle_close
         self.tick_seconds = min(LONGEST_TICK_SECONDS, interval / 4, timeout / 4)
-        self.opening = deque()  # (due, protocol)
         self.open = deque()  # (due, protocol)
         self.answers = deque()  # (due, protocol, ping sent at)
         self.running = False
 
-    def connecting(self, protocol):
-        # A tick late, so that daphne's own check finds the time passed.
-        due = time.monotonic() + self.connect_timeout + self.tick_seconds
-        self.opening.append((due, protocol))
-        self.start()
-
     def opened(self, protocol):
-        protocol.last_pong = time.monotonic()
-        self.open.append((protocol.last_pong + self.interval, protocol))
-
-    def start(self):
+        now = protocol.last_pong = protocol.last_message = time.monotonic()
+        self.open.append((now + self.interval, protocol))
         if not self.running:
             self.running = True
             reactor.callLater(self.tick_seconds, self.tick)
 
     def tick(self):
         now = time.monotonic()
-        opening, open_, answers = self.opening, self.open, self.answers
-        while opening and opening[0][0] <= now:
-            _, protocol = opening.popleft()
-            if protocol.state == protocol.STATE_CONNECTING:
-                protocol.check_timeouts()
+        open_, answers = self.open, self.answers
         while open_ and open_[0][0] <= now:
             _, protocol = open_.popleft()
             if protocol.state != protocol.STATE_OPEN:
                 continue
             protocol.check_timeouts()
             if protocol.state != protocol.STATE_OPEN:
+                continue
+            if self.idle_timeout and now - protocol.last_message >= self.idle_timeout:
+                protocol.serverClose(*self.idle_close)
                 continue
             protocol.sendData(PING_FRAME)
             answers.append((now + self.timeout, protocol, now))
@@ -110,11 +104,17 @@ class KeepAlive:
         reactor.callLater(self.tick_seconds, self.tick)
 
 
-class Answered:
-    """A mixin for daphne's WebSocket protocol (server/transport/daphne_protocol.py)."""
+class Heard:
+    """A mixin for daphne's WebSocket protocol (server/transport/daphne_protocol.py):
+    when the peer last answered a ping, and last sent a message."""
 
     last_pong = 0.0
+    last_message = 0.0
 
     def onPong(self, payload):
         self.last_pong = time.monotonic()
         super().onPong(payload)
+
+    def onMessage(self, payload, isBinary):
+        self.last_message = time.monotonic()
+        super().onMessage(payload, isBinary)

@@ -6,7 +6,8 @@ Channels' ``login()`` and ``logout()`` work as documented, but in one step and
 with less work per handshake:
 
 - a handshake without a session cookie can only be anonymous, so it gets
-  AnonymousUser straight away instead of a database lookup in a worker thread;
+  AnonymousUser straight away instead of a database lookup in a worker thread,
+  and the middleware steps aside (server/extensions/routing.py);
 - the session and user are plain objects, not lazy proxies, resolved before
   the consumer runs, as Channels' stack resolves them too;
 - nothing wraps ``send``: Channels' session wrapper reads the session on every
@@ -25,20 +26,26 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
+from server.extensions.routing import steps_aside
+
 
 class SessionAuthMiddleware:
     def __init__(self, inner):
         self.inner = inner
         self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
-    async def __call__(self, scope, receive, send):
+    @steps_aside
+    def __call__(self, scope, receive, send):
         cookies = request_cookies(scope["headers"])
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
         scope = dict(scope, cookies=cookies, session=self.session_store(session_key))
         if session_key is None:
             scope["user"] = AnonymousUser()
-        else:
-            scope["user"] = await get_user(scope)
+            return self.inner(scope, receive, send)
+        return self.signed_in(scope, receive, send)
+
+    async def signed_in(self, scope, receive, send):
+        scope["user"] = await get_user(scope)
         return await self.inner(scope, receive, send)
 
 

@@ -3,12 +3,15 @@
 Django checks Host on every HTTP request (``request.get_host()``); a WebSocket
 handshake never reaches Django's request handling, so without this a socket
 opens under any host name, DNS rebinding included. A refused handshake gets
-403, as the origin check's refusal does.
+403, as the origin check's refusal does. It steps aside once it has decided
+(server/extensions/routing.py).
 """
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+
+from server.extensions.routing import steps_aside
 
 
 def allowed_hosts_only(application):
@@ -17,7 +20,8 @@ def allowed_hosts_only(application):
         # What Django allows in DEBUG with ALLOWED_HOSTS empty.
         allowed = [".localhost", "127.0.0.1", "[::1]"]
 
-    async def check_host(scope, receive, send):
+    @steps_aside
+    def check_host(scope, receive, send):
         host = next(
             (
                 value.decode("latin1")
@@ -28,7 +32,7 @@ def allowed_hosts_only(application):
         )
         domain, _ = split_domain_port(host)
         if domain and validate_host(domain, allowed):
-            return await application(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+            return application(scope, receive, send)
+        return WebsocketDenier()(scope, receive, send)
 
     return check_host

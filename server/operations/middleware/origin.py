@@ -8,6 +8,7 @@ them, hence this one.
 
 A site's handshakes come from a handful of origins, so each origin's verdict is
 remembered (up to ORIGINS_REMEMBERED) instead of parsed and matched every time.
+The check steps aside once it has decided (server/extensions/routing.py).
 """
 
 from functools import lru_cache
@@ -15,6 +16,8 @@ from urllib.parse import urlparse
 
 from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
+
+from server.extensions.routing import steps_aside
 
 ORIGINS_REMEMBERED = 1024
 
@@ -24,15 +27,16 @@ class AllowedHostsOrNoOriginValidator(OriginValidator):
         super().__init__(application, allowed_origins)
         self.allows = lru_cache(maxsize=ORIGINS_REMEMBERED)(self._allows)
 
-    async def __call__(self, scope, receive, send):
+    @steps_aside
+    def __call__(self, scope, receive, send):
         # Like Channels' validator, the last Origin header counts.
         origin = None
         for name, value in scope["headers"]:
             if name == b"origin":
                 origin = value
         if self.allows(origin):
-            return await self.application(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+            return self.application(scope, receive, send)
+        return WebsocketDenier()(scope, receive, send)
 
     def _allows(self, origin):
         if origin is None:
