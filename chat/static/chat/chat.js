@@ -294,6 +294,9 @@ function applyMember(room, event) {
     if (event.action === "muted") room.muted = true;
     if (event.action === "unmuted") room.muted = false;
     if (event.action === "role") room.role = event.role;
+    // Out of the room from here on: nothing more to mark read in it (the
+    // server's "removed" follows, and a read now would only earn not_joined).
+    if (["banned", "removed", "departed"].includes(event.action)) room.joined = false;
   }
   if (["banned", "removed", "departed"].includes(event.action)) room.typing.delete(event.user);
   if (current === room.name) {
