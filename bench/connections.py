@@ -26,10 +26,11 @@ CONNECT_CONCURRENCY = 256
 DESCRIPTORS_SPARE = 1000
 
 
-def descriptor_budget(count):
+def descriptor_budget(count, spare=DESCRIPTORS_SPARE):
     """Raise this process's descriptor limit, and so the worker's, for
-    ``count`` connections; the count that fits where the machine refuses."""
-    wanted = count + DESCRIPTORS_SPARE
+    ``count`` connections and ``spare`` more descriptors; the count that fits
+    where the machine refuses."""
+    wanted = count + spare
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= wanted:
         return count
@@ -39,7 +40,7 @@ def descriptor_budget(count):
         return count
     except (ValueError, PermissionError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        fitting = hard - DESCRIPTORS_SPARE
+        fitting = hard - spare
         print(
             f"[{count:,} connections need {wanted:,} descriptors a process; "
             f"this machine allows {hard:,}: measuring {fitting:,}]",

@@ -79,6 +79,8 @@ class KeepAlive:
             reactor.callLater(self.tick_seconds, self.tick)
 
     def tick(self):
+        # The next tick first: a failure below must not end the keep-alive.
+        reactor.callLater(self.tick_seconds, self.tick)
         now = time.monotonic()
         open_, answers = self.open, self.answers
         while open_ and open_[0][0] <= now:
@@ -101,7 +103,6 @@ class KeepAlive:
                     "dropping %s: no pong in %s s", protocol.client_addr, self.timeout
                 )
                 protocol.onAutoPingTimeout()
-        reactor.callLater(self.tick_seconds, self.tick)
 
 
 class Heard:
