@@ -16,9 +16,10 @@ the fast lane), and nothing expires, because nothing is left behind: a
 consumer's channel leaves its groups when it stops receiving.
 
 Loops: its state belongs to the loop that receives (the server's), bound at
-the first ``new_channel`` or ``receive``, or again once that loop has closed (a
-test's). A send from another thread's loop (``async_to_sync`` outside daphne)
-is run on that loop and awaited.
+the first ``new_channel`` or ``receive``, or again, with nothing carried over,
+once that loop has closed (a test's). A send from another thread's loop
+(``async_to_sync`` outside daphne) is run on that loop, while it runs, and
+awaited.
 """
 
 import asyncio
@@ -98,6 +99,9 @@ class ProcessChannelLayer(BaseChannelLayer):
     def _receiving(self):
         running = asyncio.get_running_loop()
         if self._loop is None or self._loop.is_closed():
+            if self._loop is not None:
+                # Whoever received on the closed loop is gone with it.
+                self.local = LocalChannels(self.get_capacity)
             self._loop = running
         elif self._loop is not running:
             raise RuntimeError(
@@ -106,7 +110,7 @@ class ProcessChannelLayer(BaseChannelLayer):
 
     async def _on_receiving_loop(self, function, *args):
         loop = self._loop
-        if loop is None or loop.is_closed() or loop is asyncio.get_running_loop():
+        if loop is None or not loop.is_running() or loop is asyncio.get_running_loop():
             return function(*args)
 
         async def there():
