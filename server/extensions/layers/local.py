@@ -103,6 +103,16 @@ class LocalChannels:
         for group in list(self.memberships.get(channel, ())):
             self.leave(group, channel)
 
+    async def receive(self, channel):
+        """The next message for ``channel``; a receive that is cancelled or
+        fails closes the channel, for its consumer is done with it."""
+        queue = self.open(channel)
+        try:
+            return await queue.get()
+        except BaseException:
+            self.close(channel)
+            raise
+
     def join(self, group, channel):
         self.open(channel)
         self.groups[group].add(channel)

@@ -52,13 +52,7 @@ class ProcessChannelLayer(BaseChannelLayer):
     async def receive(self, channel):
         self.require_valid_channel_name(channel)
         self._receiving()
-        queue = self.local.open(channel)
-        try:
-            return await queue.get()
-        except BaseException:
-            # Cancelled, or failed: either way its consumer is done with it.
-            self.local.close(channel)
-            raise
+        return await self.local.receive(channel)
 
     async def send(self, channel, message):
         assert isinstance(message, dict), "message is not a dict"

@@ -223,13 +223,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             self._named_readers[channel] = self._loop.create_task(
                 self._read(key, channel, index)
             )
-        queue = self.local.open(channel)
-        try:
-            return await queue.get()
-        except BaseException:
-            # Cancelled, or failed: either way its consumer is done with it.
-            self.local.close(channel)
-            raise
+        return await self.local.receive(channel)
 
     async def group_add(self, group, channel):
         self.require_valid_group_name(group)
