@@ -48,18 +48,18 @@ def own_database(name):
             admin.execute(f'CREATE DATABASE "{own}"')
         database = f"{base}/{own}"
     else:
-        database = None
+        database = fresh_sqlite(name)
     return migrated_database(name, database)
+
+
+def fresh_sqlite(name):
+    return f"sqlite:///{tempfile.mkdtemp(prefix=f'bench-{name}-')}/{name}.sqlite3"
 
 
 def migrated_database(name, database=None):
     """``database``, else DATABASE_URL (PostgreSQL for README's figures), else
     a fresh SQLite file named after ``name``; migrated."""
-    database = (
-        database
-        or os.environ.get("DATABASE_URL")
-        or (f"sqlite:///{tempfile.mkdtemp(prefix=f'bench-{name}-')}/{name}.sqlite3")
-    )
+    database = database or os.environ.get("DATABASE_URL") or fresh_sqlite(name)
     migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
     env = environment(DATABASE_URL=database)
     subprocess.run(migrate, cwd=REPOSITORY, env=env, check=True)

@@ -37,10 +37,7 @@ logger = logging.getLogger(__name__)
 RELIES_ON = [
     (cli.CommandLineInterface, ["server_class"]),
     (server.Server, ["create_application", "run"]),
-    (
-        server.Server.__init__,
-        ["ping_interval", "ping_timeout", "listeners"],
-    ),
+    (server.Server.__init__, ["ping_interval", "ping_timeout", "listeners"]),
     (server.Server.run, ["connections"]),
     (ws_protocol.WebSocketProtocol, ["STATE_OPEN", "STATE_CLOSED", "serverClose"]),
     (defer.Deferred, ["callback"]),
