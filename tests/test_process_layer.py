@@ -5,7 +5,6 @@ import asyncio
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 
 from server.extensions.layers import FASTLANE
@@ -65,13 +64,23 @@ async def test_a_member_that_falls_capacity_behind_is_told():
         await receive(layer, slow)
 
 
-async def test_a_send_from_another_threads_loop_reaches_a_member_here():
+async def test_a_send_from_another_threads_loop_is_run_on_the_receiving_loop():
     layer = ProcessChannelLayer()
     channel = await layer.new_channel()
     await layer.group_add("room", channel)
+    delivering_threads = []
+    deliver = layer.local.deliver_to_group
+
+    def recorded(group, message):
+        delivering_threads.append(threading.get_ident())
+        deliver(group, message)
+
+    layer.local.deliver_to_group = recorded
     sender = threading.Thread(
-        target=async_to_sync(layer.group_send), args=("room", {"type": "from afar"})
+        target=asyncio.run, args=(layer.group_send("room", {"type": "from afar"}),)
     )
     sender.start()
     assert await receive(layer, channel) == {"type": "from afar"}
     await asyncio.to_thread(sender.join)
+    # The layer's state is touched on the thread of the loop that receives.
+    assert delivering_threads == [threading.get_ident()]
