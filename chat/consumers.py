@@ -64,17 +64,24 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             await self.close(close.code, close.reason)
 
     async def receive(self, text_data=None, bytes_data=None):
+        """Each handler returns its answer: a reply for the requester alone,
+        or the id of the event it stored (None if none). A request with a
+        ``client_id`` always hears back, naming it: its reply, an ack or an
+        error; one without has only its reply."""
         ref = None
         try:
             if text_data is None:
                 raise ProtocolError(protocol.BINARY_FRAME)
             message = protocol.parse(text_data, self.handlers)
-            ref = message.get("client_id")
-            await self.handler_for(message["type"])(message)
+            ref = protocol.request_id(message)
+            answer = await self.handler_for(message["type"])(message)
         except ProtocolError as problem:
             if ref is None:
                 ref = protocol.client_id_of(text_data)
             await self.reply(protocol.error(problem, ref))
+            return
+        if ref is not None or isinstance(answer, dict):
+            await self.reply(protocol.answer(answer, ref))
 
     async def rate_limited(self, text_data, bytes_data):
         """Over the rate: this message is refused, and the client told which."""
@@ -91,13 +98,13 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
     async def on_join(self, message):
         name = protocol.room_name(message)
         room = await db(storage.open_room)(name, self.user)
-        await self.enter(room, message)
+        return await self.enter(room, message)
 
     @handles("direct")
     async def on_direct(self, message):
         other = protocol.field(message, "user", str)
         room = await db(storage.open_direct_room)(self.user, other)
-        await self.enter(room, message)
+        return await self.enter(room, message)
 
     @handles("create")
     async def on_create(self, message):
@@ -108,25 +115,23 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             )
         private = protocol.field(message, "private", bool, required=False) or False
         room = await posting.written(storage.create_room, name, self.user, private)
-        await self.enter(room, {})
+        return await self.enter(room, {})
 
     @handles("leave")
     async def on_leave(self, message):
         room = self.joined(message)
         await self.leave(room)
-        await self.reply({"type": "left", "room": room.name})
+        return {"type": "left", "room": room.name}
 
     @handles("rooms")
     async def on_rooms(self, message):
         rooms = await db(storage.rooms_of)(self.user)
-        await self.reply(
-            {
-                "type": "rooms",
-                "rooms": [r for r in rooms if not protocol.is_direct(r["name"])],
-                "direct": [r for r in rooms if protocol.is_direct(r["name"])],
-                "start": settings.CHAT_START_ROOM,
-            }
-        )
+        return {
+            "type": "rooms",
+            "rooms": [r for r in rooms if not protocol.is_direct(r["name"])],
+            "direct": [r for r in rooms if protocol.is_direct(r["name"])],
+            "start": settings.CHAT_START_ROOM,
+        }
 
     # Messages, and changes to them.
 
@@ -140,6 +145,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             await self.broadcast(room.group, posting.event(stored))
         else:
             await self.reply(stored)
+        return stored["id"]
 
     @handles("edit")
     async def on_edit(self, message):
@@ -147,13 +153,13 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         target = protocol.field(message, "id", int)
         text = protocol.field(message, "text", str)
         posting.check(text, None)
-        await self.change(storage.edit, room, self.name, self.user, target, text)
+        return await self.change(storage.edit, room, self.name, self.user, target, text)
 
     @handles("delete")
     async def on_delete(self, message):
         room = self.joined(message)
         target = protocol.field(message, "id", int)
-        await self.change(storage.delete, room, self.name, self.user, target)
+        return await self.change(storage.delete, room, self.name, self.user, target)
 
     @handles("react")
     async def on_react(self, message):
@@ -162,12 +168,15 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         emoji = protocol.field(message, "emoji", str)
         if not protocol.EMOJI.fullmatch(emoji):
             raise ProtocolError(protocol.INVALID_EMOJI)
-        await self.change(storage.react, room, self.name, self.user, target, emoji)
+        return await self.change(
+            storage.react, room, self.name, self.user, target, emoji
+        )
 
     async def change(self, making, room, *args):
-        """Store a change as the room's next event, and send it to the room."""
+        """Store a change as the room's next event, send it to the room; its id."""
         event = await posting.change(making, room, *args)
         await self.broadcast(room.group, posting.event(event))
+        return event["id"]
 
     @handles("history")
     async def on_history(self, message):
@@ -184,14 +193,12 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             messages = await db(storage.before)(room, before, limit)
         else:
             messages = await db(storage.after)(room, after, limit)
-        await self.reply(
-            {
-                "type": "history",
-                "room": room.name,
-                "messages": messages,
-                "last_id": max([last_id] + [m["id"] for m in messages]),
-            }
-        )
+        return {
+            "type": "history",
+            "room": room.name,
+            "messages": messages,
+            "last_id": max([last_id] + [m["id"] for m in messages]),
+        }
 
     @handles("typing")
     async def on_typing(self, message):
@@ -224,6 +231,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         await self.broadcast(self.own_group, read)
         if protocol.is_direct(room.name):
             await self.broadcast(room.group, {**read, "unread": None, "mentions": None})
+        return seq
 
     # Members and moderation.
 
@@ -231,7 +239,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
     async def on_members(self, message):
         room = await self.readable(message)
         members = await db(storage.members)(room)
-        await self.reply({"type": "members", "room": room.name, "members": members})
+        return {"type": "members", "room": room.name, "members": members}
 
     @handles(*protocol.MEMBER_ACTIONS)
     async def on_member_action(self, message):
@@ -247,6 +255,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         told = MEMBER_TOLD.get(event.data["action"])
         if told is not None:
             await self.tell(user.pk, told, room, event.data["action"])
+        return event.seq
 
     @handles("depart")
     async def on_depart(self, message):
@@ -256,6 +265,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         event = await posting.written(storage.depart, room, self.user)
         await self.broadcast(room.group, posting.event(event.wire(room.name)))
         await self.tell(self.user.pk, "chat.removed", room, "departed")
+        return event.seq
 
     async def tell(self, user_id, event_type, room, reason):
         """Tell every chat connection of a user what this one did to them."""
@@ -276,8 +286,8 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
 
     async def enter(self, room, message):
         """Join ``room``'s group (so that nothing sent from now on is missed),
-        announce this user if they were not there, then answer with the
-        members and the history: the newest events, or those after ``since``
+        announce this user if they were not there; the answer, ``joined``, has
+        the members and the history: the newest events, or those after ``since``
         (unless the room's epoch says that history is not the one the client
         had: then ``reset`` and the newest). Events may arrive before
         ``joined``; their ids order them.
@@ -306,19 +316,17 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         else:
             messages = await db(storage.after)(room, since, settings.CHAT_HISTORY_PAGE)
         last_id = max([standing.pop("last_id")] + [m["id"] for m in messages])
-        await self.reply(
-            {
-                "type": "joined",
-                "room": room.name,
-                "members": await self.presence_of(
-                    self.presence.members(room.group), unknown=[self.name]
-                ),
-                "messages": messages,
-                "last_id": last_id,
-                "reset": reset,
-                **standing,
-            }
-        )
+        return {
+            "type": "joined",
+            "room": room.name,
+            "members": await self.presence_of(
+                self.presence.members(room.group), unknown=[self.name]
+            ),
+            "messages": messages,
+            "last_id": last_id,
+            "reset": reset,
+            **standing,
+        }
 
     async def leave(self, room):
         del self.rooms[room.name]

@@ -29,7 +29,8 @@ from server.extensions.close_codes import (
     RATE_LIMITED as RATE_LIMITED_CLOSE,
 )
 
-# What a client sends: each type and its fields (besides "type").
+# What a client sends: each type and its fields (besides "type" and
+# REQUEST_FIELDS, which every type may carry).
 CLIENT_MESSAGES = {
     "join": ("room", "since", "epoch"),
     "direct": ("user", "since", "epoch"),
@@ -53,6 +54,13 @@ CLIENT_MESSAGES = {
     "role": ("room", "user", "role"),
     "depart": ("room",),
 }
+# Any request may carry a client_id: its answer names it as ``ref`` (its reply,
+# an ack, or an error), so that a client can await each request. A message's
+# client_id is also what makes a resend store nothing twice.
+REQUEST_FIELDS = ("client_id",)
+# The replies that go to the requester alone, carrying the request's ``ref``;
+# any other request it names is answered with ``ack``.
+REPLIES = ("joined", "left", "history", "members", "rooms")
 # The moderators' actions on a user, each answered with a member event.
 MEMBER_ACTIONS = ("invite", "remove", "ban", "unban", "mute", "unmute", "role")
 CLIENT_TYPES = tuple(CLIENT_MESSAGES)
@@ -70,8 +78,9 @@ SERVER_MESSAGES = {
         "muted",
         "read",
         "seen",
+        "ref",
     ),
-    "left": ("room",),
+    "left": ("room", "ref"),
     "message": (
         "room",
         "id",
@@ -88,13 +97,14 @@ SERVER_MESSAGES = {
     "reaction": ("room", "id", "ts", "target", "by", "emoji", "users"),
     "member": ("room", "id", "ts", "by", "user", "action", "role"),
     "read": ("room", "user", "id", "unread", "mentions"),
-    "members": ("room", "members"),
+    "members": ("room", "members", "ref"),
     "invited": ("room", "by"),
     "removed": ("room", "by", "reason"),
-    "history": ("room", "messages", "last_id"),
+    "history": ("room", "messages", "last_id", "ref"),
     "typing": ("room", "user"),
     "presence": ("room", "joined", "left"),
-    "rooms": ("rooms", "direct", "start"),
+    "rooms": ("rooms", "direct", "start", "ref"),
+    "ack": ("ref", "id"),
     "error": ("code", "detail", "ref"),
     "degraded": ("detail",),
     "restored": ("detail",),
@@ -211,6 +221,26 @@ def parse(text, types=CLIENT_TYPES):
     if message.get("type") not in types:
         raise ProtocolError(UNKNOWN_TYPE, f"unknown type {message.get('type')!r}")
     return message
+
+
+def request_id(message):
+    """The request's ``client_id`` if it has one; invalid_field if it is not
+    1 to 64 printable ASCII characters."""
+    client_id = message.get("client_id")
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise ProtocolError(INVALID_FIELD, "client_id is invalid")
+    return client_id
+
+
+def answer(reply, ref):
+    """What the requester receives for a request: ``reply`` (one of REPLIES)
+    naming the request, or, for a request answered by what it did, an ack
+    with the id of the event it stored (None when it stored none)."""
+    if isinstance(reply, dict):
+        return reply if ref is None else {**reply, "ref": ref}
+    return {"type": "ack", "ref": ref, "id": reply}
 
 
 def field(message, name, kind, required=True):

@@ -1,11 +1,11 @@
 """docs/chat-protocol.md and chat/protocol.py name the same message types,
-fields, error codes and close codes; the page and the terminal client handle
-every type the server sends."""
+fields, error codes and close codes; the client libraries, JavaScript and
+Python, handle every type the server sends and stop on the same close codes."""
 
 import re
 
 from chat import protocol
-from chat.client import ChatClient
+from clients import chat as python_client
 from tests.servers import REPOSITORY
 
 DOC = (REPOSITORY / "docs" / "chat-protocol.md").read_text()
@@ -56,12 +56,29 @@ def test_every_close_code_is_documented_with_whether_to_reconnect():
     assert documented == {close.code: close.retry for close in protocol.CLOSE_CODES}
 
 
-def test_the_terminal_client_has_a_handler_for_every_server_type():
-    assert set(ChatClient.HANDLERS) == set(protocol.SERVER_TYPES)
+def test_every_request_field_and_reply_with_a_ref_is_documented():
+    section = DOC.split("## Requests and answers\n", 1)[1].split("\n## ", 1)[0]
+    named = set(FIELD.findall(section))
+    assert set(protocol.REQUEST_FIELDS) | set(protocol.REPLIES) | {"ack"} <= named
+    assert all("ref" in protocol.SERVER_MESSAGES[reply] for reply in protocol.REPLIES)
 
 
-def test_the_page_has_a_handler_for_every_server_type():
-    script = (REPOSITORY / "chat" / "static" / "chat" / "chat.js").read_text()
-    block = script.split("const handlers = {", 1)[1].split("\n};", 1)[0]
-    handled = set(re.findall(r"^  (\w+)\(", block, re.M))
+JS_CLIENT = (REPOSITORY / "clients" / "js" / "src" / "chat-client.js").read_text()
+
+
+def test_the_python_client_has_a_receiver_for_every_server_type():
+    assert set(python_client.RECEIVERS) == set(protocol.SERVER_TYPES)
+
+
+def test_the_javascript_client_has_a_receiver_for_every_server_type():
+    block = JS_CLIENT.split("const RECEIVERS = {", 1)[1].split("\n};", 1)[0]
+    handled = set(re.findall(r"^  (\w+)(?:\(|:)", block, re.M))
     assert handled == set(protocol.SERVER_TYPES)
+
+
+def test_both_clients_stop_on_the_close_codes_that_say_not_to_reconnect():
+    final = {close.code for close in protocol.CLOSE_CODES if not close.retry}
+    assert set(python_client.FINAL_CLOSES) == final
+    block = JS_CLIENT.split("export const FINAL_CLOSES = new Map([", 1)[1]
+    codes = re.findall(r"\[(\d{4}), ", block.split("]);", 1)[0])
+    assert {int(code) for code in codes} == final

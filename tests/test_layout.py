@@ -1,6 +1,7 @@
 """Imports run one way: apps -> operations -> extensions -> transport (realtime/,
 which serves the rest of the application, may use chat; no app uses it), and
-tests/ and bench/ share harness/ rather than import each other."""
+tests/ and bench/ share harness/ rather than import each other. The client
+libraries (clients/) import nothing of the service's."""
 
 import ast
 
@@ -25,6 +26,8 @@ FORBIDDEN = {
     "tests": ("bench",),
     "bench": ("tests",),
     "harness": ("tests", "bench", "server", "echo", "chat"),
+    # Client libraries other services import: nothing of the server's.
+    "clients": ("server", "echo", "chat", "realtime", "project", "harness"),
 }
 
 
