@@ -253,6 +253,9 @@ STATIC_URL = "static/"
 # served straight from the apps' static folders, so a checkout needs no build step.
 STATIC_ROOT = env.text("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
+# The JavaScript client library, served as it is at static/clients/ for the
+# chat page (and any other front end) to import.
+STATICFILES_DIRS = [("clients", BASE_DIR / "clients" / "js" / "src")]
 
 # SECURE_COOKIES=1 says the service is reached over HTTPS (TLS ends at the
 # proxy, which says so in X-Forwarded-Proto): cookies are sent only over HTTPS,

@@ -11,13 +11,16 @@ import pytest
 import redis
 
 from clients.chat import OPEN, RETRYING, ChatClient, ChatError
+from tests.conversation import (
+    CONVERGE_SECONDS,
+    PER_WRITER,
+    check_conversation,
+    converse,
+    joined,
+    member,
+)
 
 pytestmark = pytest.mark.server
-
-PER_WRITER = 60
-PACE_SECONDS = 0.02
-# A bound, not an expectation: the others have it all within seconds.
-CONVERGE_SECONDS = 45
 
 
 async def applied_all(room, applied, total):
@@ -36,73 +39,52 @@ async def test_a_killed_workers_python_clients_resume_and_lose_nothing(
     redis.Redis.from_url(redis_url).flushdb()
     settings = {"REDIS_URL": redis_url, "CHAT_RATE_BURST": "1000"}
     workers = [start_daphne(**settings) for _ in range(2)]
+    urls = [worker.url_for("/ws/chat/") for worker in workers]
     dead = set()
-
-    def member(name, first):
-        def url(attempt):
-            alive = [w for w in workers if w not in dead]
-            return alive[(first + attempt) % len(alive)].url_for(
-                f"/ws/chat/?name={name}"
-            )
-
-        return ChatClient(url, user=name, first_retry=0.1, last_retry=1.0)
-
-    name = uuid.uuid4().hex[:6]
-    writers = [member(f"wa{name}", 0), member(f"wb{name}", 1)]
-    readers = [member(f"ra{name}", 0), member(f"rb{name}", 1)]
+    tag = uuid.uuid4().hex[:6]
+    writers = [member(f"wa{tag}", urls, 0, dead), member(f"wb{tag}", urls, 1, dead)]
+    readers = [member(f"ra{tag}", urls, 0, dead), member(f"rb{tag}", urls, 1, dead)]
     everyone = writers + readers
-    states = {client: [] for client in everyone}
+    retried = set()
     for client in everyone:
-        client.on("state", lambda change, client=client: states[client].append(change))
-        client.connect()
-    room_name = f"py-kill-{name}"
+        client.on(
+            "state",
+            lambda change, client=client: (
+                change["state"] == RETRYING and retried.add(client.user)
+            ),
+        )
+
+    async def kill_the_first():
+        dead.add(urls[0])
+        workers[0].process.send_signal(signal.SIGKILL)
+
     try:
-        async with asyncio.timeout(CONVERGE_SECONDS):
-            await asyncio.gather(*(client.wait_for(OPEN) for client in everyone))
-            rooms = await asyncio.gather(*(c.join(room_name) for c in everyone))
-        applied = {client: [] for client in everyone}
-        for client, room in zip(everyone, rooms, strict=True):
+        rooms = await joined(everyone, f"py-kill-{tag}")
+        applied = {client.user: [] for client in everyone}
+        for room in rooms:
             room.on(
                 "event",
-                lambda e, client=client: (
-                    e["type"] == "message" and applied[client].append(e)
+                lambda event, room=room: (
+                    event["type"] == "message"
+                    and applied[room.client.user].append(event)
                 ),
             )
-
-        sends = [[], []]
-        for n in range(PER_WRITER):
-            if n == PER_WRITER // 3:
-                dead.add(workers[0])
-                workers[0].process.send_signal(signal.SIGKILL)
-            for w, writer in enumerate(writers):
-                text = f"{writer.user} {n}"
-                sends[w].append(asyncio.create_task(rooms[w].send(text)))
-            await asyncio.sleep(PACE_SECONDS)
+        confirmed = await converse(rooms[:2], kill_the_first)
         total = PER_WRITER * len(writers)
         async with asyncio.timeout(CONVERGE_SECONDS):
-            confirmed = [await asyncio.gather(*tasks) for tasks in sends]
             await asyncio.gather(
-                *(
-                    applied_all(room, applied[client], total)
-                    for client, room in zip(everyone, rooms, strict=True)
-                )
+                *(applied_all(r, applied[r.client.user], total) for r in rooms)
             )
     finally:
         for client in everyone:
             await client.close()
 
-    for ids in confirmed:
-        assert len(set(ids)) == PER_WRITER, "a message confirmed under two ids"
-    for client in everyone:
-        ids = [event["id"] for event in applied[client]]
-        assert ids == sorted(set(ids)), f"{client.user} applied out of order or twice"
-        texts = [event["text"] for event in applied[client]]
-        assert len(set(texts)) == total, f"{client.user} missed a message"
-        for writer in writers:
-            own = [t for t in texts if t.startswith(f"{writer.user} ")]
-            assert own == [f"{writer.user} {n}" for n in range(PER_WRITER)]
-    for client in (writers[0], readers[0]):
-        assert RETRYING in [change["state"] for change in states[client]]
+    for name, events in applied.items():
+        ids = [event["id"] for event in events]
+        assert ids == sorted(set(ids)), f"{name} applied out of order or twice"
+    texts = {name: [e["text"] for e in events] for name, events in applied.items()}
+    check_conversation([w.user for w in writers], confirmed, texts)
+    assert {writers[0].user, readers[0].user} <= retried
     assert all(not room.unsent for room in rooms)
 
 

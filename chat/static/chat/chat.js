@@ -1,310 +1,112 @@
-// The chat page: one WebSocket to /ws/chat/, the protocol of docs/chat-protocol.md.
-// A room's history is one sequence of events (messages, and changes to them
-// and to the members), each with the room's next id: the page applies each id
-// once, in order, asks for what a gap hides, and resumes with "since" and the
-// room's epoch after a reconnect. Text goes into the page through textContent
-// only, never as HTML.
-"use strict";
+// The chat page: what the chat client library (clients/js/src/chat-client.js)
+// holds, drawn, and what the person does, handed to it. The library owns the
+// connection and every rule of docs/chat-protocol.md (resume, gap repair,
+// resending, reconnecting); this file only draws and listens. Text goes into
+// the page through textContent only, never as HTML.
+import { ChatClient, DEGRADED, OPEN, RETRYING, STOPPED } from "../clients/chat-client.js";
 
 const app = document.getElementById("app");
 const $ = (id) => document.getElementById(id);
-const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 4000;
-const RECONNECT_MAX_MS = 30000;
 const ROOMS_EVERY_MS = 30000; // unread counts of rooms this page has not joined
 const READ_AFTER_MS = 400; // a burst of messages is marked read in one "read"
 const REACTIONS = ["👍", "🎉", "😄", "❤️", "👀", "✅"];
 const signedIn = Boolean(app.dataset.user);
 
-const rooms = new Map(); // name -> room state, for every room joined
-const listed = new Map(); // name -> the rooms reply's entry
-let socket = null;
+let me = app.dataset.user || localStorage.getItem("chat-name") || "";
 let current = null; // the room on screen, or being joined to be
 let drawn = null; // the room whose messages the list holds
-let attempts = 0; // reconnections since the last successful join
-let stopped = false; // the server said not to reconnect
-let lastTypingSent = 0;
 let readTimer = null;
-let me = app.dataset.user || localStorage.getItem("chat-name") || "";
+const firstUnread = new Map(); // room name -> the id the "new messages" line is above
 
-function roomState(name) {
-  if (!rooms.has(name)) {
-    rooms.set(name, {
-      name, lastId: 0, epoch: null, items: new Map(), waiting: new Map(),
-      online: new Set(), typing: new Map(), joined: false, repairing: false,
-      oldest: null, unsent: new Map(), // client_id -> text, until the server echoes it
-      private: false, role: null, muted: false, read: 0, seen: {}, members: null,
-      firstUnread: null, // the id the "new messages" line is above
-    });
-  }
-  return rooms.get(name);
-}
-
-// The connection.
-
-function connect() {
-  if (!me) return setStatus("offline", "pick a name");
+const client = new ChatClient(() => {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = signedIn ? "" : `?name=${encodeURIComponent(me)}`;
-  socket = new WebSocket(`${scheme}//${location.host}/ws/chat/${query}`);
-  setStatus("connecting", "connecting");
-  socket.onopen = () => {
-    setStatus("online", "online");
-    send({ type: "rooms" });
-    for (const room of rooms.values()) {
-      room.joined = false;
-      send(joinMessage(room));
-    }
-  };
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
-  socket.onclose = (event) => {
-    setStatus("offline", `offline (${event.code})`);
-    if (event.code === 4001) {
-      stopped = true;
-      showError("Choose another name: that one is taken or invalid.");
-      localStorage.removeItem("chat-name");
-    }
-    if (event.code === 3000) {
-      // Signed out elsewhere: this page's identity is gone; it stays so.
-      stopped = true;
-      setStatus("offline", "signed out");
-      $("text").disabled = true;
-      $("send").disabled = true;
-      $("error").className = "error";
-      $("error").textContent = "You were signed out. Reload the page to log in again.";
-    }
-    if (!stopped) setTimeout(connect, backoff());
-  };
-}
+  return `${scheme}//${location.host}/ws/chat/${query}`;
+}, { user: me });
+const rooms = client.rooms;
+const listed = client.listing;
+client.on("room", watch);
 
-function backoff() {
-  // Exponential, capped, with jitter so that a restarted server is not met by
-  // every client in the same instant.
-  const ceiling = Math.min(RECONNECT_MAX_MS, 500 * 2 ** attempts++);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
+// What the library says.
 
-function send(message) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-}
-
-function joinMessage(room) {
-  if (!room.lastId) return { type: "join", room: room.name };
-  return { type: "join", room: room.name, since: room.lastId, epoch: room.epoch };
-}
-
-// What the server sends.
-
-const handlers = {
-  joined(message) {
-    let room = roomState(message.room);
-    if (message.reset) {
-      // Another history under the same ids: drop what this page holds of it.
-      rooms.delete(room.name);
-      room = roomState(message.room);
-      showNotice(`The history of ${displayName(room.name)} was reset; showing it afresh.`);
-    }
-    Object.assign(room, {
-      joined: true, epoch: message.epoch, private: message.private, role: message.role,
-      muted: message.muted, seen: message.seen || {},
-    });
-    if (message.read !== null && message.read > room.read) room.read = message.read;
-    listed.set(room.name, { ...listed.get(room.name), name: room.name, private: message.private, role: message.role });
-    attempts = 0;
-    room.online = new Set(message.members);
-    accept(room, message.messages, message.last_id);
-    for (const [clientId, text] of room.unsent) send({ type: "message", room: room.name, text, client_id: clientId });
-    if (!current || current === room.name) show(room.name);
-    renderRooms();
-  },
-  message(message) {
-    const room = roomState(message.room);
-    room.unsent.delete(message.client_id);
-    accept(room, [message], null);
-  },
-  edit(message) { accept(roomState(message.room), [message], null); },
-  delete(message) { accept(roomState(message.room), [message], null); },
-  reaction(message) { accept(roomState(message.room), [message], null); },
-  member(message) { accept(roomState(message.room), [message], null); },
-  history(message) {
-    const room = roomState(message.room);
-    room.repairing = false;
-    accept(room, message.messages, message.last_id);
-  },
-  presence(message) {
-    const room = roomState(message.room);
-    message.joined.forEach((user) => room.online.add(user));
-    message.left.forEach((user) => room.online.delete(user));
-    if (current === room.name) renderOnline(room);
-  },
-  typing(message) {
-    const room = roomState(message.room);
-    room.typing.set(message.user, Date.now() + TYPING_SHOWN_MS);
-    if (current === room.name) renderTyping(room);
-    setTimeout(() => current === room.name && renderTyping(room), TYPING_SHOWN_MS + 50);
-  },
-  read(message) {
-    const room = roomState(message.room);
-    if (message.user !== me) {
-      // The other person in a direct room: how far they have seen.
-      room.seen[message.user] = Math.max(room.seen[message.user] || 0, message.id);
-      if (current === room.name) renderSeen(room);
-      return;
-    }
-    if (message.unread === null) return;
-    room.read = Math.max(room.read, message.id);
-    const entry = listed.get(room.name) || { name: room.name };
-    listed.set(room.name, { ...entry, read: message.id, unread: message.unread, mentions: message.mentions });
-    renderRooms();
-  },
-  rooms(message) {
-    listed.clear();
-    for (const entry of [...message.rooms, ...message.direct]) listed.set(entry.name, entry);
-    renderRooms();
-    if (!current && rooms.size === 0) join(message.start);
-  },
-  members(message) {
-    const room = roomState(message.room);
-    room.members = message.members;
-    if (current === room.name) renderMembership(room);
-  },
-  invited(message) {
-    showNotice(`${message.by} added you to ${displayName(message.room)}.`);
-    send({ type: "rooms" });
-  },
-  removed(message) {
-    const room = rooms.get(message.room);
-    if (room) room.joined = false;
-    rooms.delete(message.room);
-    listed.delete(message.room);
-    const why = { banned: "banned you from", removed: "removed you from", departed: "confirmed you left" }[message.reason];
-    showNotice(`${message.by} ${why || "removed you from"} ${displayName(message.room)}.`);
-    if (current === message.room) {
-      current = drawn = null;
-      $("room-title").textContent = "Pick a room";
-      $("messages").replaceChildren();
-      $("text").disabled = $("send").disabled = true;
-      $("membership").hidden = true;
-      $("online").replaceChildren();
-    }
-    renderRooms();
-  },
-  left() {},
-  notice(message) { showNotice(message.text); },
-  error(message) { showError(`${message.code}: ${message.detail}`); },
-  degraded() {
-    // Messages still go to the server and are stored; some live ones may not
-    // reach this page until Redis is back.
-    setStatus("degraded", "online, delayed");
-  },
-  restored() {
-    setStatus("online", "online");
-    for (const room of rooms.values()) {
-      if (room.joined) send({ type: "history", room: room.name, after: room.lastId });
-    }
-  },
-};
-
-function receive(message) {
-  (handlers[message.type] || (() => {}))(message);
-}
-
-// Events in order, once each.
-
-function accept(room, events, lastId) {
-  let older = false;
-  for (const event of events) {
-    if (event.id <= room.lastId) {
-      // Older history: its messages go above what is there; its changes are
-      // already in the messages' state.
-      if (!room.items.has(event.id) && shownInList(event)) {
-        room.items.set(event.id, event);
-        older = true;
-      }
-    } else {
-      room.waiting.set(event.id, event);
-    }
+client.on("state", ({ state, code, reason }) => {
+  if (state === OPEN) setStatus("online", "online");
+  if (state === DEGRADED) setStatus("degraded", "online, delayed");
+  if (state === RETRYING) setStatus("offline", `offline (${code})`);
+  if (state === STOPPED && reason === "invalid_name") {
+    setStatus("offline", `offline (${code})`);
+    showError("Choose another name: that one is taken or invalid.");
+    localStorage.removeItem("chat-name");
   }
-  if (room.lastId === 0 && room.waiting.size && !room.items.size) {
-    // A first join without "since": the newest page starts wherever it starts.
-    room.lastId = Math.min(...room.waiting.keys()) - 1;
-    room.oldest = room.lastId + 1;
+  if (state === STOPPED && reason === "signed_out") {
+    // Signed out elsewhere: this page's identity is gone; it stays so.
+    setStatus("offline", "signed out");
+    $("text").disabled = true;
+    $("send").disabled = true;
+    $("error").className = "error";
+    $("error").textContent = "You were signed out. Reload the page to log in again.";
   }
-  while (room.waiting.has(room.lastId + 1)) {
-    const next = room.waiting.get(room.lastId + 1);
-    room.waiting.delete(next.id);
-    room.lastId = next.id;
-    apply(room, next);
-  }
-  if (lastId !== null && lastId > room.lastId && room.oldest === null && !room.items.size) {
-    room.lastId = lastId;
-  }
-  const highest = Math.max(lastId ?? 0, ...room.waiting.keys());
-  if (highest > room.lastId && !room.repairing && room.joined) {
-    // A gap: ask for what it hides.
-    room.repairing = true;
-    send({ type: "history", room: room.name, after: room.lastId });
-  }
-  if (older && current === room.name) show(room.name);
-  if (room.oldest === null || older) room.oldest = Math.min(...room.items.keys(), room.lastId + 1);
-  if (current === room.name) {
-    $("older").hidden = !(room.oldest > 1);
-    markReadSoon();
+  if (state === "connecting") setStatus("connecting", "connecting");
+});
+
+client.on("rooms", () => {
+  renderRooms();
+  if (!current && rooms.size === 0 && client.start) join(client.start);
+});
+client.on("notice", (notice) => showNotice(notice.text));
+client.on("error", (error) => showError(`${error.code}: ${error.detail}`));
+client.on("invited", (message) => showNotice(`${message.by} added you to ${displayName(message.room)}.`));
+client.on("removed", (message) => {
+  const why = { banned: "banned you from", removed: "removed you from", departed: "confirmed you left" }[message.reason];
+  showNotice(`${message.by} ${why || "removed you from"} ${displayName(message.room)}.`);
+  if (current === message.room) {
+    current = drawn = null;
+    $("room-title").textContent = "Pick a room";
+    $("messages").replaceChildren();
+    $("text").disabled = $("send").disabled = true;
+    $("membership").hidden = true;
+    $("online").replaceChildren();
   }
   renderRooms();
-}
+});
 
-function shownInList(event) {
-  return event.type === "message" || event.type === "member";
-}
-
-function apply(room, event) {
-  // Each change sets a value, so one the message already reflects changes nothing.
-  const target = room.items.get(event.target);
-  if (event.type === "message" || event.type === "member") {
-    room.items.set(event.id, event);
-    if (event.type === "message" && event.author !== me && event.id > room.read) countUnread(room, event);
-    if (event.type === "member") applyMember(room, event);
-    if (current === room.name) appendItem(room, event);
-    return;
-  }
-  if (!target) return; // a change to a message older than this page holds
-  if (event.type === "edit") Object.assign(target, { text: event.text, edited: true });
-  if (event.type === "delete") Object.assign(target, { text: "", deleted: true, edited: false, reactions: {} });
-  if (event.type === "reaction") {
-    const reactions = { ...target.reactions };
-    if (event.users.length) reactions[event.emoji] = event.users;
-    else delete reactions[event.emoji];
-    target.reactions = reactions;
-  }
-  if (current === room.name) rerender(room, target);
-}
-
-function countUnread(room, event) {
-  if (current === room.name && document.visibilityState === "visible") return;
-  const entry = listed.get(room.name) || { name: room.name, unread: 0, mentions: 0 };
-  const mentioned = new RegExp(`(^|[^\\w.@])@${me.replace(/[.]/g, "\\.")}(?![\\w-])`).test(event.text);
-  listed.set(room.name, {
-    ...entry, unread: (entry.unread || 0) + 1, mentions: (entry.mentions || 0) + (mentioned ? 1 : 0),
+function watch(room) {
+  // Every room, from the moment the library makes it.
+  const onScreen = () => current === room.name;
+  room.on("joined", () => {
+    if (!current || onScreen()) show(room.name);
+    renderRooms();
   });
+  room.on("reset", () => {
+    showNotice(`The history of ${displayName(room.name)} was reset; showing it afresh.`);
+    if (onScreen()) drawn = null;
+  });
+  room.on("event", (event) => {
+    if (event.type === "member") memberChanged(room, event);
+    if (onScreen()) {
+      appendItem(room, event);
+      markReadSoon();
+    }
+  });
+  room.on("change", ({ message }) => onScreen() && rerender(room, message));
+  room.on("older", () => onScreen() && show(room.name));
+  room.on("presence", () => onScreen() && renderOnline(room));
+  room.on("typing", () => {
+    if (!onScreen()) return;
+    renderTyping(room);
+    setTimeout(() => onScreen() && renderTyping(room), TYPING_SHOWN_MS + 50);
+  });
+  room.on("members", () => onScreen() && renderMembership(room));
+  room.on("seen", () => onScreen() && renderSeen(room));
 }
 
-function applyMember(room, event) {
-  if (event.user === me) {
-    if (event.action === "muted") room.muted = true;
-    if (event.action === "unmuted") room.muted = false;
-    if (event.action === "role") room.role = event.role;
-    // Out of the room from here on: nothing more to mark read in it (the
-    // server's "removed" follows, and a read now would only earn not_joined).
-    if (["banned", "removed", "departed"].includes(event.action)) room.joined = false;
-  }
-  if (["banned", "removed", "departed"].includes(event.action)) room.typing.delete(event.user);
-  if (current === room.name) {
-    renderComposer(room);
-    renderOnline(room);
-    if (event.user === me) showMembership(room);
-    else if (room.members) send({ type: "members", room: room.name });
-  }
+function memberChanged(room, event) {
+  if (current !== room.name) return;
+  renderComposer(room);
+  renderOnline(room);
+  if (event.user === me) showMembership(room);
+  else if (room.members) room.loadMembers().catch(() => {});
 }
 
 // Reading: the room on screen is read as it shows; every tab hears of it.
@@ -314,16 +116,30 @@ function markReadSoon() {
   readTimer = setTimeout(() => {
     readTimer = null;
     const room = rooms.get(current);
-    if (room && room.joined && room.lastId > room.read) send({ type: "read", room: room.name, id: room.lastId });
+    if (room && room.joined && room.lastId > room.read) room.markRead().catch(() => {});
   }, READ_AFTER_MS);
 }
 
+function refreshRooms() {
+  client.refreshRooms().catch(() => {});
+}
+
+function looking() {
+  client.viewing = document.visibilityState === "visible" ? current : null;
+}
+
 document.addEventListener("visibilitychange", () => {
+  looking();
   if (document.visibilityState !== "visible") return;
-  send({ type: "rooms" });
+  refreshRooms();
   markReadSoon();
 });
-setInterval(() => send({ type: "rooms" }), ROOMS_EVERY_MS);
+setInterval(refreshRooms, ROOMS_EVERY_MS);
+
+/** What a refused request tells the person. */
+function refused(error) {
+  showError(`${error.code}: ${error.detail}`);
+}
 
 // The page.
 
@@ -334,10 +150,11 @@ function displayName(name) {
 function show(name) {
   const switching = drawn !== name;
   current = drawn = name;
-  const room = roomState(name);
+  looking();
+  const room = client.room(name);
   if (switching) {
     const entry = listed.get(name);
-    room.firstUnread = entry && entry.unread ? firstUnreadAfter(room, entry.read ?? room.read) : null;
+    firstUnread.set(name, entry && entry.unread ? firstUnreadAfter(room, entry.read ?? room.read) : null);
   }
   $("room-title").textContent = displayName(name);
   const badges = [];
@@ -376,7 +193,7 @@ function renderComposer(room) {
 
 function appendItem(room, event, scroll = true) {
   const list = $("messages");
-  if (event.id === room.firstUnread) {
+  if (event.id === firstUnread.get(room.name)) {
     const line = document.createElement("li");
     line.className = "new-line";
     line.setAttribute("role", "separator");
@@ -471,7 +288,7 @@ function reactionsRow(room, message) {
     chip.title = users.join(", ");
     chip.setAttribute("aria-label", `${emoji} ${users.length}: ${users.join(", ")}`);
     chip.textContent = `${emoji} ${users.length}`;
-    chip.onclick = () => send({ type: "react", room: room.name, id: message.id, emoji });
+    chip.onclick = () => room.react(message.id, emoji).catch(refused);
     row.append(chip);
   }
   return row;
@@ -501,7 +318,7 @@ function messageActions(room, message) {
       choice.className = "tool";
       choice.textContent = emoji;
       choice.setAttribute("aria-label", `React ${emoji}`);
-      choice.onclick = () => { picker.hidden = true; send({ type: "react", room: room.name, id: message.id, emoji }); };
+      choice.onclick = () => { picker.hidden = true; room.react(message.id, emoji).catch(refused); };
       picker.append(choice);
     }
     actions.append(picker);
@@ -511,7 +328,7 @@ function messageActions(room, message) {
   if (mine || moderator(room)) {
     button("Delete", () => {
       if (confirm(mine ? "Delete this message?" : `Delete ${message.author}'s message?`)) {
-        send({ type: "delete", room: room.name, id: message.id });
+        room.delete(message.id).catch(refused);
       }
     }, "danger");
   }
@@ -541,7 +358,7 @@ function startEditing(room, message) {
   form.onsubmit = (event) => {
     event.preventDefault();
     const text = input.value;
-    if (text.trim() && text !== message.text) send({ type: "edit", room: room.name, id: message.id, text });
+    if (text.trim() && text !== message.text) room.edit(message.id, text).catch(refused);
     done();
   };
   cancel.onclick = done;
@@ -582,7 +399,7 @@ function memberTools(room, member) {
     b.className = "tool";
     b.textContent = label;
     b.setAttribute("aria-label", `${label} ${member.user}`);
-    b.onclick = () => send({ type, room: room.name, user: member.user, ...extra });
+    b.onclick = () => room.client.request(type, { room: room.name, user: member.user, ...extra }).catch(refused);
     tools.append(b);
   };
   if (member.banned) {
@@ -605,8 +422,7 @@ function showMembership(room) {
   const direct = room.name.startsWith("dm.");
   $("membership").hidden = direct || !(room.private || moderator(room));
   $("membership-heading").textContent = room.private ? "Members" : "Roles and marks";
-  if (!$("membership").hidden) send({ type: "members", room: room.name });
-  else room.members = null;
+  if (!$("membership").hidden) room.loadMembers().catch(() => {});
   renderMembership(room);
 }
 
@@ -628,8 +444,7 @@ function renderMembership(room) {
 }
 
 function renderTyping(room) {
-  const now = Date.now();
-  const users = [...room.typing].filter(([, until]) => until > now).map(([user]) => user);
+  const users = room.typists(TYPING_SHOWN_MS);
   $("typing").textContent = users.length ? `${users.join(", ")} ${users.length > 1 ? "are" : "is"} typing…` : "";
 }
 
@@ -684,10 +499,10 @@ function setStatus(kind, text) {
 }
 
 function join(name) {
-  const room = roomState(name);
+  const room = client.room(name);
   if (room.joined) return show(name);
   current = name;
-  send(joinMessage(room));
+  client.join(name).catch(refused);
 }
 
 // What the person does.
@@ -696,40 +511,32 @@ $("composer").onsubmit = (event) => {
   event.preventDefault();
   const text = $("text").value;
   if (!text.trim() || !current) return;
-  const clientId = `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  roomState(current).unsent.set(clientId, text);
-  send({ type: "message", room: current, text, client_id: clientId });
+  // Kept and sent again by the library until the server says it is stored.
+  rooms.get(current)?.send(text).catch(refused);
   $("text").value = "";
 };
 
-$("text").oninput = () => {
-  if (current && Date.now() - lastTypingSent > TYPING_EVERY_MS) {
-    lastTypingSent = Date.now();
-    send({ type: "typing", room: current });
-  }
-};
+$("text").oninput = () => rooms.get(current)?.typed();
 
 $("text").onkeydown = (event) => {
   // Arrow up in an empty box edits your last message, as in Slack.
   if (event.key !== "ArrowUp" || $("text").value || !current) return;
-  const room = roomState(current);
+  const room = rooms.get(current);
+  if (!room) return;
   const mine = [...room.items.values()].filter((e) => e.type === "message" && e.author === me && !e.deleted);
   if (!mine.length) return;
   event.preventDefault();
   startEditing(room, mine.reduce((a, b) => (a.id > b.id ? a : b)));
 };
 
-$("older").onclick = () => {
-  const room = roomState(current);
-  send({ type: "history", room: current, before: room.oldest, limit: 50 });
-};
+$("older").onclick = () => rooms.get(current)?.loadOlder(50).catch(refused);
 
 $("new-room").onsubmit = (event) => {
   event.preventDefault();
   const name = $("room-name").value.trim();
   if ($("room-private") && $("room-private").checked) {
     current = name;
-    send({ type: "create", room: name, private: true });
+    client.create(name, { private: true }).catch(refused);
     $("room-private").checked = false;
   } else {
     join(name);
@@ -739,13 +546,13 @@ $("new-room").onsubmit = (event) => {
 
 $("invite").onsubmit = (event) => {
   event.preventDefault();
-  send({ type: "invite", room: current, user: $("invite-user").value.trim() });
+  rooms.get(current)?.invite($("invite-user").value.trim()).catch(refused);
   $("invite-user").value = "";
 };
 
 $("depart").onclick = () => {
   if (confirm(`Leave ${displayName(current)}? You will need an invitation to come back.`)) {
-    send({ type: "depart", room: current });
+    rooms.get(current)?.depart().catch(refused);
   }
 };
 
@@ -753,7 +560,7 @@ if ($("new-direct")) {
   $("new-direct").onsubmit = (event) => {
     event.preventDefault();
     current = null;
-    send({ type: "direct", user: $("direct-user").value.trim() });
+    client.direct($("direct-user").value.trim()).catch(refused);
     $("direct-user").value = "";
   };
 }
@@ -767,10 +574,11 @@ if ($("name-form")) {
     me = $("name").value.trim();
     nameButton.textContent = "Rename";
     localStorage.setItem("chat-name", me);
-    stopped = false;
-    if (socket) socket.close();
-    else connect();
+    client.user = me;
+    client.close();
+    client.connect();
   };
 }
 
-connect();
+if (me) client.connect();
+else setStatus("offline", "pick a name");

@@ -156,6 +156,8 @@ export class ChatClient {
   readonly listing: Map<string, ListedRoom>;
   /** The room a first visit starts in, from the last rooms reply. */
   readonly start: string | null;
+  /** The room the person is looking at now (or null): its new messages are not counted unread. */
+  viewing: string | null;
 
   connect(): void;
   close(): void;
@@ -165,9 +167,13 @@ export class ChatClient {
   leave(name: string): Promise<void>;
   refreshRooms(): Promise<RoomsReply>;
   /** Any request of the protocol, answered by its reply or ack. */
+  /** The Room of ``name``, made (not joined) if new: listen to it before joining. */
+  room(name: string): Room;
   request(type: string, fields?: Record<string, unknown>, options?: { timeout?: number }): Promise<any>;
 
   on(type: "state", listener: (change: StateChange) => void): Unsubscribe;
+  /** A Room was made: joined, or named by room(), create() or direct(). */
+  on(type: "room", listener: (room: Room) => void): Unsubscribe;
   on(type: "rooms", listener: (listing: Map<string, ListedRoom>) => void): Unsubscribe;
   on(type: "notice", listener: (notice: Notice) => void): Unsubscribe;
   on(type: "invited", listener: (invitation: Invitation) => void): Unsubscribe;

@@ -82,6 +82,7 @@ export class ChatClient extends Emitter {
     this.rooms = new Map(); // name -> Room, for every room joined
     this.listing = new Map(); // name -> the rooms reply's entry, kept up to date
     this.start = null; // the room a first visit starts in
+    this.viewing = null; // the room the person is looking at: its news is not unread
     this.socket = null;
     this.attempts = 0; // since the last connection that got an answer
     this.pending = new Map(); // client_id -> {resolve, reject, timer, room}
@@ -245,7 +246,10 @@ export class ChatClient extends Emitter {
 
   /** The Room of ``name``, made (not joined) if new: listen before joining. */
   room(name) {
-    if (!this.rooms.has(name)) this.rooms.set(name, new Room(this, name));
+    if (!this.rooms.has(name)) {
+      this.rooms.set(name, new Room(this, name));
+      this.emit("room", this.rooms.get(name));
+    }
     return this.rooms.get(name);
   }
 
@@ -309,7 +313,7 @@ export class ChatClient extends Emitter {
 
   /** Counted here so that a badge moves before the next rooms reply. */
   _counted(room, event) {
-    if (event.author === this.user || event.id <= room.read) return;
+    if (event.author === this.user || event.id <= room.read || this.viewing === room.name) return;
     const entry = this.listing.get(room.name) || { name: room.name, unread: 0, mentions: 0 };
     const mention = this.user !== null && mentions(event.text, this.user);
     this.listing.set(room.name, {

@@ -1,0 +1,93 @@
+"""The chat page in real Chromium through a worker SIGKILLed mid-conversation:
+two workers on one Redis, a page on each, two writers (the Python client)
+posting in turns. The killed worker comes back on its port, as a supervisor
+would start it again; its page resumes, and each page shows every message
+once, in order."""
+
+import asyncio
+import signal
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from playwright.sync_api import expect
+
+from tests.conversation import (
+    CONVERGE_SECONDS,
+    PER_WRITER,
+    check_conversation,
+    converse,
+    joined,
+    member,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+
+
+def open_room(browser, worker, name, room):
+    page = browser.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(error))
+    page.goto(f"http://127.0.0.1:{worker.port}/chat/")
+    page.fill("#name", name)
+    page.click("#name-form button")
+    expect(page.locator("#status")).to_have_text("online")
+    page.fill("#room-name", room)
+    page.click("#new-room button")
+    expect(page.locator("#room-title")).to_have_text(f"# {room}")
+    return page
+
+
+def shown(page):
+    """(id, text) of each message the page lists, top to bottom."""
+    return page.eval_on_selector_all(
+        "#messages li[data-id]:not(.system)",
+        "items => items.map(li => [Number(li.dataset.id),"
+        " li.querySelector('.text').textContent])",
+    )
+
+
+def test_pages_resume_after_their_worker_is_killed_and_show_each_message_once(
+    browser, start_daphne, redis_url
+):
+    redis.Redis.from_url(redis_url).flushdb()
+    settings = {"REDIS_URL": redis_url, "CHAT_RATE_BURST": "1000"}
+    workers = [start_daphne(**settings) for _ in range(2)]
+    urls = [worker.url_for("/ws/chat/") for worker in workers]
+    tag = uuid.uuid4().hex[:6]
+    room = f"page-kill-{tag}"
+    pages = [open_room(browser, workers[w], f"p{w}{tag}", room) for w in (0, 1)]
+    writers = [f"wa{tag}", f"wb{tag}"]
+
+    async def conversation():
+        clients = [member(writers[w], urls, w) for w in (0, 1)]
+
+        async def kill_and_restart_the_first():
+            port = workers[0].port
+            workers[0].process.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(start_daphne, port=port, **settings)
+
+        try:
+            rooms = await joined(clients, room)
+            return await converse(rooms, kill_and_restart_the_first)
+        finally:
+            for client in clients:
+                await client.close()
+
+    # Playwright's sync API holds this thread's event loop; the writers get their own.
+    with ThreadPoolExecutor(1) as thread:
+        confirmed = thread.submit(asyncio.run, conversation()).result()
+    total = PER_WRITER * len(writers)
+    listed = pages[0].locator("#messages li[data-id]:not(.system)")
+    expect(listed).to_have_count(total, timeout=CONVERGE_SECONDS * 1000)
+    expect(pages[1].locator("#messages li[data-id]:not(.system)")).to_have_count(total)
+    texts = {}
+    for number, page in enumerate(pages):
+        items = shown(page)
+        ids = [item[0] for item in items]
+        assert ids == sorted(set(ids)), f"page {number} shows one twice or out of order"
+        texts[f"page {number}"] = [item[1] for item in items]
+        assert page.errors == []
+        page.close()
+    check_conversation(writers, confirmed, texts)
