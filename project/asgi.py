@@ -1,11 +1,13 @@
 """The ASGI application: ``daphne project.asgi:application``.
 
 HTTP goes to Django; /api/ to Django without the pages' middleware
-(realtime/handler.py). WebSocket handshakes pass the Host check
-(server.operations.middleware.host), the origin check (.origin), then session
-and user lookup (.auth), then the URL router: the ``websocket_urlpatterns`` of
-every installed app that has a ``routing`` module, in INSTALLED_APPS order, and
-last a refusal (403) of any other path.
+(realtime/handler.py); /sse/ to the HTTP fallback, which runs the chat's
+WebSocket application, through the same checks, behind a stream of
+server-sent events (server/extensions/http_fallback.py). WebSocket
+handshakes pass the Host check (server.operations.middleware.host), the origin
+check (.origin), then session and user lookup (.auth), then the URL router:
+the ``websocket_urlpatterns`` of every installed app that has a ``routing``
+module, in INSTALLED_APPS order, and last a refusal (403) of any other path.
 
 Importing this module also checks every upstream name we rely on and installs
 our patches to daphne, autobahn and Twisted (server.transport), with the
@@ -37,6 +39,8 @@ from django.utils.module_loading import module_has_submodule  # noqa: E402
 from realtime.handler import API_PREFIX, ApiHandler  # noqa: E402
 from server import extensions, transport  # noqa: E402
 from server.extensions.close_codes import GOING_AWAY, IDLE, TOO_SLOW  # noqa: E402
+from server.extensions.http_fallback import PREFIX as FALLBACK_PREFIX  # noqa: E402
+from server.extensions.http_fallback import HttpFallback  # noqa: E402
 from server.extensions.routing import PathRouter, ProtocolRouter  # noqa: E402
 from server.operations.middleware.auth import SessionAuthMiddleware  # noqa: E402
 from server.operations.middleware.host import allowed_hosts_only  # noqa: E402
@@ -74,24 +78,29 @@ def websocket_urlpatterns():
     return patterns
 
 
+# The WebSocket paths that the HTTP fallback serves too, as /sse/<path>.
+FALLBACK_ROUTES = ("/ws/chat/",)
 api_application = ApiHandler()
+origin_check = allowed_hosts_or_no_origin(
+    SessionAuthMiddleware(PathRouter(websocket_urlpatterns()))
+)
+websocket_application = allowed_hosts_only(origin_check)
+# The chat over server-sent events and POST, for networks that block WebSocket.
+fallback_application = HttpFallback(
+    websocket_application, FALLBACK_ROUTES, allows_origin=origin_check.allows
+)
 
 
 async def http_application(scope, receive, send):
     if scope["path"].startswith(API_PREFIX):
         return await api_application(scope, receive, send)
+    if scope["path"].startswith(FALLBACK_PREFIX):
+        return await fallback_application(scope, receive, send)
     return await django_application(scope, receive, send)
 
 
 application = ProtocolRouter(
-    {
-        "http": http_application,
-        "websocket": allowed_hosts_only(
-            allowed_hosts_or_no_origin(
-                SessionAuthMiddleware(PathRouter(websocket_urlpatterns()))
-            )
-        ),
-    }
+    {"http": http_application, "websocket": websocket_application}
 )
 
 # Everything loaded so far (Django, the apps, Twisted) lives as long as the

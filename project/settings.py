@@ -200,6 +200,29 @@ WEBSOCKET_IDLE_TIMEOUT = env.integer("WEBSOCKET_IDLE_TIMEOUT", 3600, minimum=0)
 # measurements behind the default.
 WEBSOCKET_PERMESSAGE_DEFLATE = env.flag("WEBSOCKET_PERMESSAGE_DEFLATE", False)
 
+# The HTTP fallback (server/extensions/http_fallback.py): /sse/chat/ streams
+# what /ws/chat/ would send, and POST /sse/send takes what a client sends.
+# Streams one worker holds: each is an open HTTP response, about what a
+# WebSocket costs, so the same budget. Over it: 503.
+FALLBACK_MAX_STREAMS = env.integer(
+    "FALLBACK_MAX_STREAMS", WEBSOCKET_MAX_CONNECTIONS, minimum=1
+)
+# Bytes in one POST: a batch of chat messages as the client queued them while
+# the previous POST was out; four of the largest. Over it: 413.
+FALLBACK_MAX_BODY_BYTES = env.integer(
+    "FALLBACK_MAX_BODY_BYTES", 64 * 1024, minimum=1024
+)
+# Messages a stream holds for its consumer, posted and not yet read. While
+# it is full, CHANNEL_CAPACITY more wait in the channel layer, then a POST
+# is refused with 429: a client cannot outrun its consumer.
+FALLBACK_QUEUED_MESSAGES = env.integer("FALLBACK_QUEUED_MESSAGES", 100, minimum=1)
+# Seconds between comments on a quiet stream, so that proxies that cut idle
+# responses (nginx's proxy_read_timeout, 60 s by default) keep it open, and a
+# client sees it is alive; as WEBSOCKET_PING_INTERVAL is for a WebSocket.
+FALLBACK_KEEPALIVE_SECONDS = env.integer(
+    "FALLBACK_KEEPALIVE_SECONDS", WEBSOCKET_PING_INTERVAL, minimum=1
+)
+
 # Chat (chat/protocol.py and docs/chat-protocol.md).
 # Anonymous clients may chat under a name of their choosing (?name=).
 CHAT_ALLOW_ANONYMOUS = env.flag("CHAT_ALLOW_ANONYMOUS", default=True)

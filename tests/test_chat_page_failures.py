@@ -2,7 +2,8 @@
 two workers on one Redis, a page on each, two writers (the Python client)
 posting in turns. The killed worker comes back on its port, as a supervisor
 would start it again; its page resumes, and each page shows every message
-once, in order."""
+once, in order. The same again with the pages' WebSocket blocked, so that
+they chat over the HTTP fallback."""
 
 import asyncio
 import signal
@@ -25,14 +26,25 @@ from tests.conversation import (
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
 
 
-def open_room(browser, worker, name, room):
+# A network that blocks WebSocket, as a page sees it.
+BLOCK_WEBSOCKET = """
+window.WebSocket = class {
+  constructor() { throw new DOMException("blocked by this network", "SecurityError"); }
+};
+"""
+
+
+def open_room(browser, worker, name, room, transport="websocket"):
     page = browser.new_page()
+    if transport == "http":
+        page.add_init_script(BLOCK_WEBSOCKET)
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(error))
     page.goto(f"http://127.0.0.1:{worker.port}/chat/")
     page.fill("#name", name)
     page.click("#name-form button")
-    expect(page.locator("#status")).to_have_text("online")
+    expect(page.locator("#status")).to_have_text("online", timeout=20000)
+    expect(page.locator("#status")).to_have_attribute("data-transport", transport)
     page.fill("#room-name", room)
     page.click("#new-room button")
     expect(page.locator("#room-title")).to_have_text(f"# {room}")
@@ -48,8 +60,9 @@ def shown(page):
     )
 
 
+@pytest.mark.parametrize("transport", ["websocket", "http"])
 def test_pages_resume_after_their_worker_is_killed_and_show_each_message_once(
-    browser, start_daphne, redis_url
+    browser, start_daphne, redis_url, transport
 ):
     redis.Redis.from_url(redis_url).flushdb()
     settings = {"REDIS_URL": redis_url, "CHAT_RATE_BURST": "1000"}
@@ -57,7 +70,9 @@ def test_pages_resume_after_their_worker_is_killed_and_show_each_message_once(
     urls = [worker.url_for("/ws/chat/") for worker in workers]
     tag = uuid.uuid4().hex[:6]
     room = f"page-kill-{tag}"
-    pages = [open_room(browser, workers[w], f"p{w}{tag}", room) for w in (0, 1)]
+    pages = [
+        open_room(browser, workers[w], f"p{w}{tag}", room, transport) for w in (0, 1)
+    ]
     writers = [f"wa{tag}", f"wb{tag}"]
 
     async def conversation():

@@ -53,21 +53,19 @@ from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import DEFAULT_CHANNEL_LAYER
-from redis.exceptions import RedisError
 
 from server.transport import counters
 from server.transport import fastlane as transport_fastlane
 
 from . import users
 from .close_codes import MESSAGE_TOO_BIG, RATE_LIMITED, TOO_SLOW, TRY_AGAIN_LATER
-from .layers import FASTLANE, OUTAGES, ChannelLayerUnavailable
+from .layers import FASTLANE, LAYER_ERRORS, OUTAGES
 from .limits import TokenBucket, exceeds
 from .routing import steps_aside
 from .signals import send_logged, user_connected, user_disconnected
 
 logger = logging.getLogger(__name__)
 
-LAYER_ERRORS = (ChannelLayerUnavailable, RedisError)
 
 # What the consumer below takes from Channels: the no-layer path of __call__
 # sets what AsyncConsumer.__call__ sets, and the handlers are Channels' own.

@@ -29,6 +29,7 @@ CORRECTNESS = (
     "server.transport.twisted_transport",
     "server.transport.daphne_reaping",
     "server.transport.keepalive",
+    "server.transport.send_buffer",
 )
 SPEED = (
     "server.transport.speed.autobahn_options",

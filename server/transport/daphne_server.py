@@ -14,7 +14,8 @@ away": reconnect, elsewhere), then waits for the closes, at most
 Applications are reaped as they end, not by a scan (``daphne_reaping.py``).
 
 A WebSocket scope carries the connection as a ``fastlane.FrameWriter`` under
-the ASGI extension ``fastlane.SCOPE_KEY``.
+the ASGI extension ``fastlane.SCOPE_KEY``; an HTTP scope, what its response
+has waiting to be sent (``send_buffer.py``).
 
 The one speed mixin in the Server's bases (``speed/daphne_queue.py``) may be
 deleted from them without changing behaviour.
@@ -27,9 +28,10 @@ import time
 from daphne import cli, server, ws_protocol
 from twisted.internet import defer, reactor
 
-from . import fastlane
+from . import fastlane, send_buffer
 from .daphne_reaping import ReapWhenDone
 from .keepalive import KeepAlive
+from .send_buffer import SendBuffer
 from .speed.daphne_queue import QueuePerConnection
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,9 @@ class Server(ReapWhenDone, QueuePerConnection, server.Server):
     def create_application(self, protocol, scope):
         if scope["type"] == "websocket":
             scope.setdefault("extensions", {})[fastlane.SCOPE_KEY] = protocol
+        elif scope["type"] == "http":
+            buffer = SendBuffer(protocol)
+            scope.setdefault("extensions", {})[send_buffer.SCOPE_KEY] = buffer
         return super().create_application(protocol, scope)
 
 

@@ -4,12 +4,15 @@
 // resending, reconnecting); this file only draws and listens. Text goes into
 // the page through textContent only, never as HTML.
 import { ChatClient, DEGRADED, OPEN, RETRYING, STOPPED } from "../clients/chat-client.js";
+import { HttpFallbackSocket } from "../clients/http-fallback.js";
 
 const app = document.getElementById("app");
 const $ = (id) => document.getElementById(id);
 const TYPING_SHOWN_MS = 4000;
 const ROOMS_EVERY_MS = 30000; // unread counts of rooms this page has not joined
 const READ_AFTER_MS = 400; // a burst of messages is marked read in one "read"
+// WebSockets in a row that fail to open before the page goes over HTTP.
+const FALLBACK_AFTER = 2;
 const REACTIONS = ["👍", "🎉", "😄", "❤️", "👀", "✅"];
 const signedIn = Boolean(app.dataset.user);
 
@@ -23,7 +26,7 @@ const client = new ChatClient(() => {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = signedIn ? "" : `?name=${encodeURIComponent(me)}`;
   return `${scheme}//${location.host}/ws/chat/${query}`;
-}, { user: me });
+}, { user: me, fallback: { after: FALLBACK_AFTER, Socket: HttpFallbackSocket } });
 const rooms = client.rooms;
 const listed = client.listing;
 client.on("room", watch);
@@ -31,6 +34,7 @@ client.on("room", watch);
 // What the library says.
 
 client.on("state", ({ state, code, reason }) => {
+  $("status").dataset.transport = client.transport || "";
   if (state === OPEN) setStatus("online", "online");
   if (state === DEGRADED) setStatus("degraded", "online, delayed");
   if (state === RETRYING) setStatus("offline", `offline (${code})`);
@@ -496,6 +500,7 @@ function showNotice(text) {
 function setStatus(kind, text) {
   $("status").className = `status ${kind}`;
   $("status").textContent = text;
+  $("status").title = client.transport === "http" ? "Connected over HTTP: this network blocks WebSocket" : "";
 }
 
 function join(name) {

@@ -127,12 +127,24 @@ export interface StateChange {
   code?: number;
   /** Why the client stopped (FINAL_CLOSES' reasons, or "closed"). */
   reason?: string;
+  /** The transport, once open. */
+  transport?: "websocket" | "http";
   /** When it will try again, in ms (closed-will-retry). */
   delay?: number;
   detail?: string;
 }
 
 type Unsubscribe = () => void;
+
+/** What the client needs of a transport: a WebSocket, or HttpFallbackSocket. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: string }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
 
 export interface ChatClientOptions {
   /** Who this client chats as: its own messages are not unread, @user is a mention. */
@@ -141,6 +153,9 @@ export interface ChatClientOptions {
   WebSocket?: new (url: string) => WebSocket;
   /** How long a request waits for its answer, in ms (10,000). */
   requestTimeout?: number;
+  /** Opt in to a fallback transport (HttpFallbackSocket, from http-fallback.js)
+   * once ``after`` WebSockets in a row fail to open; kept from then on. */
+  fallback?: { after: number; Socket: new (url: string) => WebSocketLike };
   /** The first and the longest back-off between attempts, in ms (500, 30,000). */
   firstRetry?: number;
   lastRetry?: number;
@@ -149,6 +164,8 @@ export interface ChatClientOptions {
 export class ChatClient {
   constructor(url: string | string[] | ((attempt: number) => string), options?: ChatClientOptions);
   readonly state: State;
+  /** The transport of the current connection. */
+  readonly transport: "websocket" | "http" | null;
   user: string | null;
   /** Every room joined on this client, by name. */
   readonly rooms: Map<string, Room>;

@@ -78,6 +78,9 @@ export class ChatClient extends Emitter {
     this.WebSocket = options.WebSocket || globalThis.WebSocket;
     this.requestTimeout = options.requestTimeout ?? 10000;
     this.retry = [options.firstRetry ?? 500, options.lastRetry ?? 30000];
+    this.fallback = options.fallback || null; // {after, Socket}: see http-fallback.js
+    this.unopened = 0; // WebSockets in a row that closed before they opened
+    this.transport = null; // "websocket" or "http", once connecting
     this.state = STOPPED;
     this.rooms = new Map(); // name -> Room, for every room joined
     this.listing = new Map(); // name -> the rooms reply's entry, kept up to date
@@ -113,10 +116,23 @@ export class ChatClient extends Emitter {
   #open() {
     this.timer = null;
     this.#setState(CONNECTING);
-    const socket = new this.WebSocket(this.#endpoint());
+    // After ``fallback.after`` WebSockets in a row that never opened (or
+    // could not even be made), the fallback transport from then on.
+    const fallback = this.fallback && this.unopened >= this.fallback.after;
+    let socket;
+    try {
+      socket = fallback ? new this.fallback.Socket(this.#endpoint()) : new this.WebSocket(this.#endpoint());
+    } catch {
+      this.unopened += 1;
+      return this.#dropped(1006);
+    }
+    this.transport = fallback ? "http" : "websocket";
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
-      this.#setState(OPEN);
+      opened = true;
+      if (!fallback) this.unopened = 0;
+      this.#setState(OPEN, { transport: this.transport });
       this.#raw({ type: "rooms" });
       for (const room of this.rooms.values()) room._rejoin();
     };
@@ -124,6 +140,7 @@ export class ChatClient extends Emitter {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (!opened && !fallback) this.unopened += 1;
       this.#dropped(event.code);
     };
   }

@@ -35,3 +35,9 @@ client.join("lobby").then((room) => room.send(42));
 client.on("state", (change) => change.attempts);
 void talk;
 void echo;
+
+import { HttpFallbackSocket } from "../src/http-fallback.js";
+const resilient = new ChatClient("ws://127.0.0.1:8000/ws/chat/", {
+  fallback: { after: 2, Socket: HttpFallbackSocket },
+});
+resilient.on("state", ({ transport }) => console.log(transport === "http" ? "over HTTP" : "WebSocket"));

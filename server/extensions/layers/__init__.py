@@ -16,12 +16,18 @@ A layer declares what it offers beyond Channels' interface in its
   publisher thread for sync code in a process that does not (``publisher.py``).
 """
 
+from redis.exceptions import RedisError
+
 
 class ChannelLayerUnavailable(ConnectionError):
     """The layer cannot vouch for delivery: Redis is unreachable or stalled, or
     this process was dropped from a group it belongs to. Consumers close with
     1013 so that their clients reconnect and catch up."""
 
+
+# What a layer's calls raise when Redis cannot vouch for delivery: ours, and
+# redis-py's from channels-redis's layers.
+LAYER_ERRORS = (ChannelLayerUnavailable, RedisError)
 
 FASTLANE = "fastlane"
 OUTAGES = "outages"
