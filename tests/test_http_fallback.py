@@ -173,3 +173,14 @@ async def test_a_stream_that_stops_reading_is_dropped_and_leaves_the_room(
             while not gone.is_set():
                 await asyncio.gather(*(joined.send(text) for _ in range(20)))
     stream.close()
+
+
+async def test_streams_past_the_limit_are_refused_with_503(start_daphne):
+    server = start_daphne(FALLBACK_MAX_STREAMS="1")
+    first = await opened(server, unique("alice"))
+    try:
+        second = EventStream(server.port, f"{STREAM}?name={unique('bob')}")
+        assert await second.open() == 503
+        assert (await second.body())["error"] == "too_many_streams"
+    finally:
+        first.close()

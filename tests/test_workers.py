@@ -9,6 +9,7 @@ import psutil
 import pytest
 import redis
 
+from harness.event_stream import EventStream, send
 from tests import servers
 from tests.client import connect, receive
 
@@ -118,3 +119,30 @@ def test_nginx_config_proxies_websockets_to_both_workers(
     assert heard == ["to everyone"] * 6
     for worker in workers:
         assert "WSCONNECT /ws/echo/workers/" in worker.log
+
+
+def test_nginx_config_passes_the_http_fallback_unbuffered(
+    start_daphne, nginx_in_front_of, redis_url
+):
+    """A stream opened through nginx hears its POSTs' answers at once, wherever
+    nginx sends each POST."""
+    redis.Redis.from_url(redis_url).flushdb()
+    workers = [start_daphne(["--proxy-headers"], REDIS_URL=redis_url) for _ in range(2)]
+    proxy = nginx_in_front_of([worker.port for worker in workers])
+
+    async def converse():
+        stream = EventStream(proxy.port, "/sse/chat/?name=proxied")
+        assert await stream.open() == 200
+        await stream.next_event()  # the session
+        try:
+            for number in range(4):
+                join = {"type": "join", "room": "via-nginx", "client_id": f"j{number}"}
+                assert await send(proxy.port, stream, join) == 202
+                async with asyncio.timeout(10):
+                    while (await stream.next_message()).get("ref") != f"j{number}":
+                        pass
+        finally:
+            stream.close()
+
+    asyncio.run(converse())
+    assert all("POST /sse/send" in worker.log for worker in workers)
