@@ -28,6 +28,7 @@ from bench import load, targets
 from bench.cluster_transport import measure_cluster_transport
 from bench.connections import measure_connections
 from bench.failover import measure_failover
+from bench.fallback import measure_fallback
 from bench.publish import measure_publish
 from bench.storm import measure_storm
 from bench.unread import measure_unread
@@ -41,6 +42,7 @@ MODES = (
     "scaling",
     "layers",
     "chat",
+    "fallback",
     "publish",
     "connections",
     "failover",
@@ -337,6 +339,7 @@ MEASURES = {
     "scaling": measure_scaling,
     "layers": measure_layers,
     "chat": measure_chat,
+    "fallback": measure_fallback,
     "publish": measure_publish,
     "connections": measure_connections,
     "failover": measure_failover,

@@ -422,8 +422,17 @@ async def chat_room(member_urls, seconds, offered, senders=10, window=100, watch
     second for ``seconds``, timed from send to the last member's receipt."""
     run = ChatRun(len(member_urls), window)
     pairs = await connect_each(member_urls, lambda: ChatMember(run))
-    await asyncio.wait_for(run.all_joined.wait(), 30)
     turns = [transport for transport, _ in pairs[: max(1, senders)]]
+    try:
+        return await chat_in_turns(run, turns, seconds, offered, watch)
+    finally:
+        await close_all(pairs)
+
+
+async def chat_in_turns(run, turns, seconds, offered, watch=None):
+    """``chat_room``'s measurement, once ``run``'s members are connecting:
+    ``turns`` are the senders (anything with picows' ``send``)."""
+    await asyncio.wait_for(run.all_joined.wait(), 30)
     sent = 0
     with Clock(watch) as clock:
         deadline = time.perf_counter() + seconds
@@ -445,12 +454,12 @@ async def chat_room(member_urls, seconds, offered, senders=10, window=100, watch
         sent += 1
     lost += await run.finish()
     at_rate = latency_figures(run.completions)
-    await close_all(pairs)
     return {
         "members": run.members,
         "senders": len(turns),
         "messages": sent,
         "accepted_per_s": accepted,
+        "deliveries_per_s": accepted * run.members,
         "offered_per_s": offered,
         "p50_ms": at_rate["p50_ms"],
         "p99_ms": at_rate["p99_ms"],

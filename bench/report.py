@@ -237,6 +237,42 @@ def chat_table(rows):
     return markdown(headers, lines)
 
 
+def fallback_table(rows):
+    """The room each way, then an idle member's cost each way."""
+    rooms = [row for row in rows if "deliveries_per_s" in row]
+    websocket = next((r for r in rooms if "WebSocket" in r["target"]), None)
+    lines = [
+        [
+            row["target"],
+            row["members"],
+            f"{row['accepted_per_s']:,.0f}",
+            f"{row['deliveries_per_s']:,.0f}",
+            ratio(row["deliveries_per_s"], websocket and websocket["deliveries_per_s"]),
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            f"{row['lost']:.0f}",
+            f"{row['duplicates']:.0f}",
+            f"{row['workers_cores']:.2f}",
+            f"{row['client_cpu']:.0%}",
+        ]
+        for row in rooms
+    ]
+    offered = rooms[0]["offered_per_s"] if rooms else 0
+    headers = ["members on", "members", "messages/s", "deliveries/s"]
+    headers += ["vs WebSocket", f"p50 ms at {offered}/s", f"p99 ms at {offered}/s"]
+    headers += ["lost", "duplicates", "workers' cores", "client CPU"]
+    parts = [markdown(headers, lines)]
+    for row in rows:
+        if "stream_kb" in row:
+            parts.append(
+                f"\nAn idle member, {row['idle']:,} of them on one worker:"
+                f" {row['websocket_kb']:.1f} KB on a WebSocket,"
+                f" {row['stream_kb']:.1f} KB on an event stream"
+                f" ({ratio(row['stream_kb'], row['websocket_kb'])})."
+            )
+    return "\n".join(parts)
+
+
 def unread_table(rows):
     lines = [
         [
@@ -409,6 +445,11 @@ def table(document):
         parts += ["\n## Scaling (both cores)", scaling_table(results["scaling"])]
     if "chat" in results:
         parts += ["\n## Chat: one room over two workers", chat_table(results["chat"])]
+    if "fallback" in results:
+        parts += [
+            "\n## The HTTP fallback beside the WebSocket (one room, two workers)",
+            fallback_table(results["fallback"]),
+        ]
     if "connections" in results:
         parts += [
             "\n## Many connections on one worker",

@@ -3,10 +3,10 @@ on its port, and every client comes back by a reconnection rule.
 
 Three rules, one after the other on a fresh worker each:
 
-- ``jittered``: the page's and the terminal client's rule
-  (``chat.client.retry_pause``): the first attempt after a random 0.25 to
-  0.5 s, each failure doubling the delay up to 30 s, each pause a random
-  point in the second half of the delay;
+- ``jittered``: the client libraries' rule (``clients.chat.retry_delay``,
+  and ``retryDelay`` in chat-client.js): the first attempt after a random
+  0.25 to 0.5 s, each failure doubling the delay up to 30 s, each pause a
+  random point in the second half of the delay;
 - ``in step``: the same delays without the jitter, as a client that sleeps a
   fixed back-off would;
 - ``full jitter``: anywhere from 0 to the delay, for comparison.
@@ -37,13 +37,14 @@ from bench.connections import (
     source_address,
     worker_target,
 )
-from chat.client import FIRST_RETRY_SECONDS, next_retry_delay, retry_pause
+from clients.chat import retry_ceiling, retry_delay
 
+# Each rule: the pause before attempt N (0 first), spread over the same delays.
 RULES = {
-    "jittered": retry_pause,
-    "in step": lambda delay: delay * 0.75,  # the jittered mean, in step
+    "jittered": retry_delay,
+    "in step": lambda attempt: retry_ceiling(attempt) * 0.75,  # the jittered mean
     # AWS's "full jitter": anywhere in the whole delay, for comparison.
-    "full jitter": lambda delay: random.uniform(0, delay),
+    "full jitter": lambda attempt: random.uniform(0, retry_ceiling(attempt)),
 }
 HANDSHAKE_SECONDS = 10
 STORM_SECONDS = 600
@@ -74,9 +75,9 @@ class Quiet(WSListener):
 
 
 async def come_back(url, number, rule, storm):
-    delay = FIRST_RETRY_SECONDS
+    attempt = 0
     while True:
-        await asyncio.sleep(rule(delay))
+        await asyncio.sleep(rule(attempt))
         storm.attempts.append(time.perf_counter())
         try:
             connected = await asyncio.wait_for(
@@ -91,7 +92,7 @@ async def come_back(url, number, rule, storm):
             )
         except Exception:  # noqa: BLE001 - refused, timed out, or turned away
             storm.failed += 1
-            delay = next_retry_delay(delay)
+            attempt += 1
             continue
         storm.returned()
         return connected

@@ -49,11 +49,17 @@ LISTED = {"message", "member"}  # the events a room lists; the rest change them
 _numbers = itertools.count(1)
 
 
+def retry_ceiling(attempt, first=0.5, last=30.0):
+    """The delay before attempt ``attempt`` (0 first): doubling from
+    ``first`` up to ``last``."""
+    return min(last, first * 2**attempt)
+
+
 def retry_delay(attempt, first=0.5, last=30.0):
-    """Back-off before attempt ``attempt`` (0 first): doubling from ``first``
-    up to ``last``, a random point in the upper half ("equal jitter"), so that
-    the clients of a worker that died do not come back in step."""
-    ceiling = min(last, first * 2**attempt)
+    """Back-off before attempt ``attempt``: a random point in the upper half
+    of its ceiling ("equal jitter"), so that the clients of a worker that
+    died do not come back in step."""
+    ceiling = retry_ceiling(attempt, first, last)
     return ceiling / 2 + random.random() * ceiling / 2
 
 

@@ -113,3 +113,58 @@ async def send(port, stream, *messages, headers=()):
     }
     status, _ = await asyncio.to_thread(post, port, body, headers)
     return status
+
+
+class Poster:
+    """POSTs to /sse/send over one kept-alive connection, one at a time, each
+    carrying what queued meanwhile (as the JavaScript client sends)."""
+
+    def __init__(self, port, stream):
+        self.port, self.stream = port, stream
+        self.queue = []
+        self.posting = None
+        self.connection = None
+
+    def send(self, text):
+        self.queue.append(text)
+        if self.posting is None or self.posting.done():
+            self.posting = asyncio.ensure_future(self.flush())
+
+    async def flush(self):
+        while self.queue:
+            messages, self.queue = self.queue, []
+            body = json.dumps(
+                {
+                    "session": self.stream.session,
+                    "token": self.stream.token,
+                    "messages": messages,
+                }
+            ).encode()
+            status = await self.post(body)
+            if status != 202:
+                raise RuntimeError(f"POST /sse/send answered {status}")
+
+    async def post(self, body):
+        if self.connection is None:
+            self.connection = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self.connection
+        writer.write(
+            b"POST /sse/send HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (self.port, len(body), body)
+        )
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin1")
+        status = int(head.split()[1])
+        lowered = head.lower()
+        if "content-length:" in lowered:
+            length = int(lowered.split("content-length:", 1)[1].split("\r\n", 1)[0])
+            await reader.readexactly(length)
+        else:  # chunked
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                await reader.readexactly(size + 2)
+            await reader.readexactly(2)
+        return status
+
+    def close(self):
+        if self.connection is not None:
+            self.connection[1].close()

@@ -36,6 +36,14 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     assert ours and all(row["lost"] == row["duplicates"] == 0 for row in ours)
     (chat,) = document["results"]["chat"]
     assert chat["lost"] == chat["duplicates"] == 0 and chat["accepted_per_s"] > 0
+    rooms = [row for row in document["results"]["fallback"] if "members" in row]
+    assert [row["target"] for row in rooms] == [
+        "ours, WebSocket members",
+        "ours, HTTP fallback members",
+    ]
+    assert all(row["lost"] == row["duplicates"] == 0 for row in rooms)
+    assert "| ours, HTTP fallback members | 10 |" in result.stdout
+    assert "KB on an event stream" in result.stdout
     (crowd,) = document["results"]["connections"]
     assert crowd["connections"] == 5000 and crowd["dropped_while_idle"] == 0
     assert crowd["closed_1001"] == 5000 and crowd["deliveries_per_s"] > 0

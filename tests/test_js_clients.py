@@ -1,6 +1,7 @@
 """The JavaScript client library (clients/js/): its declarations compile, it
 is small, and node's own test runner drives it against the real service
-through a killed worker and a Redis failover (clients/js/test/)."""
+(clients/js/test/): through a killed worker and a Redis failover, the echo
+client, and the React-style example of docs/examples/."""
 
 import gzip
 import os
@@ -23,16 +24,15 @@ CHAT_CLIENT_BUDGET_BYTES = 8 * 1024
 NODE_SECONDS = 120
 
 
-def node_test(name, **env):
-    """Run one test of clients/js/test/failures.test.mjs by name; its output."""
+def node_test(*arguments, passed=1, **env):
+    """Run node's test runner on clients/js/test/ files; its output."""
     result = subprocess.run(
         [
             shutil.which("node"),
             "--experimental-websocket",
             "--no-warnings",
             "--test",
-            f"--test-name-pattern={name}",
-            "test/failures.test.mjs",
+            *arguments,
         ],
         cwd=LIBRARY,
         env={**os.environ, **env},
@@ -41,7 +41,7 @@ def node_test(name, **env):
         timeout=NODE_SECONDS,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# pass 1" in result.stdout, result.stdout
+    assert f"# pass {passed}\n" in result.stdout, result.stdout
     return result.stdout
 
 
@@ -71,11 +71,22 @@ def test_the_chat_client_is_under_8_kb_minified_and_gzipped():
     assert len(gzip.compress(minified, 9)) < CHAT_CLIENT_BUDGET_BYTES
 
 
+def test_the_example_and_the_echo_client_work_against_the_service(echo_server):
+    node_test(
+        "test/example.test.mjs",
+        "test/echo.test.mjs",
+        passed=3,
+        CHAT_WORKERS=echo_server.url_for("/ws/chat/"),
+        ECHO_URL=echo_server.url_for("/ws/echo/"),
+    )
+
+
 def test_a_killed_workers_clients_resume_and_lose_nothing(start_daphne, redis_url):
     redis.Redis.from_url(redis_url).flushdb()
     workers = chat_workers(start_daphne, redis_url)
     node_test(
-        "a killed worker",
+        "--test-name-pattern=a killed worker",
+        "test/failures.test.mjs",
         CHAT_WORKERS=urls(workers),
         KILL_PID=str(workers[0].process.pid),
     )
@@ -92,7 +103,14 @@ def sentinels(logs_dir):
 def test_a_redis_failover_is_ridden_out_and_loses_nothing(start_daphne, sentinels):
     workers = chat_workers(start_daphne, sentinels.url)
     node_test(
-        "a Redis failover",
+        "--test-name-pattern=a Redis failover",
+        "test/failures.test.mjs",
         CHAT_WORKERS=urls(workers),
         REDIS_MASTER_PID=str(sentinels.master.process.pid),
     )
+
+
+def test_the_page_leaves_every_protocol_rule_to_the_library():
+    page = (REPOSITORY / "chat" / "static" / "chat" / "chat.js").read_text()
+    for rule in ('"join"', '"history"', "since", "new WebSocket", "JSON.stringify"):
+        assert rule not in page, rule
