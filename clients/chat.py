@@ -18,11 +18,14 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import random
 import uuid
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+logger = logging.getLogger(__name__)
 
 CONNECTING = "connecting"
 OPEN = "open"
@@ -86,8 +89,13 @@ class Emitter:
         return lambda: self._listeners[kind].remove(listener)
 
     def emit(self, kind, detail=None):
+        # A listener that fails is reported, as a browser reports one of an
+        # EventTarget's; the client and the other listeners go on.
         for listener in list(self._listeners.get(kind, ())):
-            listener(detail)
+            try:
+                listener(detail)
+            except Exception:
+                logger.exception("a %r listener failed", kind)
 
 
 class _Pending:
@@ -175,7 +183,7 @@ class ChatClient(Emitter):
                 code = closed.rcvd.code if closed.rcvd else 1006
             self._outgoing = None
             for room in self.rooms.values():
-                room.joined = False
+                room._left()
             self._refuse(lambda entry: not entry.resend, "disconnected", "it closed")
             if code in FINAL_CLOSES:
                 self._stop(code, FINAL_CLOSES[code])
@@ -212,7 +220,7 @@ class ChatClient(Emitter):
     def _stop(self, code, reason):
         self._refuse(lambda entry: True, "stopped", "the client stopped")
         for room in self.rooms.values():
-            room.joined = False
+            room._left()
         self.stop_reason = (code, reason)
         self._set_state(STOPPED, code=code, reason=reason)
 
@@ -262,8 +270,7 @@ class ChatClient(Emitter):
         if error is not None:
             entry.future.set_exception(error)
         else:
-            # A message resolves with its stored id, the ack or the message first.
-            entry.future.set_result(value["id"] if entry.resend else value)
+            entry.future.set_result(value)
         return True
 
     def _refuse(self, which, code, detail):
@@ -272,10 +279,24 @@ class ChatClient(Emitter):
                 self._settle(ref, error=ChatError(code, detail, ref))
 
     async def join(self, name):
-        """Join a room (made if public and new); its Room."""
+        """Join a room (made if public and new); its Room, once joined: at
+        once if connected, else once the connection opens."""
         room = self.room(name)
-        if not room.joined:
+        if room.joined:
+            return room
+        room.wanted = True
+        if self._outgoing is not None:
             await self.request("join", **room._since())
+            return room
+        entered = asyncio.ensure_future(room._entered.wait())
+        stopped = asyncio.ensure_future(self.wait_for(STOPPED))
+        try:
+            await asyncio.wait([entered, stopped], return_when="FIRST_COMPLETED")
+        finally:
+            entered.cancel()
+            stopped.cancel()
+        if not room.joined:
+            raise ChatError("stopped", "the client stopped")
         return room
 
     async def direct(self, user):
@@ -307,7 +328,10 @@ class ChatClient(Emitter):
         receiver = RECEIVERS.get(message["type"])
         if receiver is not None:
             receiver(self, message, self.rooms.get(message.get("room")))
-        if "ref" in message:
+        # A message's answer is the message itself, once its room applied it;
+        # its ack says only that it is stored.
+        entry = self.pending.get(message.get("ref"))
+        if entry is not None and not (entry.resend and message["type"] == "ack"):
             self._settle(message["ref"], message)
 
     def _listed(self, message):
@@ -378,6 +402,8 @@ class Room(Emitter):
         self.seen = {}
         self.members = None
         self.joined = self.repairing = False
+        self.wanted = False  # joined, or asked to be: joined again on reconnecting
+        self._entered = asyncio.Event()  # set by each joined reply
         self.private = self.muted = False
         self.role = None
         self.read = 0
@@ -394,8 +420,9 @@ class Room(Emitter):
         return self.lowest if self.lowest is not None else self.last_id + 1
 
     async def send(self, text):
-        """Post ``text``; the stored message's id, however many reconnects
-        confirming it takes. To give up, cancel it (``asyncio.timeout``)."""
+        """Post ``text``; the stored message, once this room has applied it,
+        however many reconnects that takes. To give up, cancel it
+        (``asyncio.timeout``): it is not sent again."""
         return await self.client._post(self, text)
 
     async def edit(self, id, text):
@@ -440,7 +467,8 @@ class Room(Emitter):
         return {"room": self.name, "since": self.last_id, "epoch": self.epoch}
 
     def _rejoin(self):
-        self._in_background(self.client.request("join", **self._since()))
+        if self.wanted:
+            self._in_background(self.client.request("join", **self._since()))
 
     def _in_background(self, request):
         task = asyncio.ensure_future(request)
@@ -453,7 +481,8 @@ class Room(Emitter):
             self.items.clear()
             self.waiting.clear()
             self.emit("reset", self)
-        self.joined = True
+        self.joined = self.wanted = True
+        self._entered.set()
         self.epoch, self.private = reply["epoch"], reply["private"]
         self.role, self.muted = reply["role"], reply["muted"]
         self.seen = reply.get("seen") or {}
@@ -464,6 +493,11 @@ class Room(Emitter):
         for client_id in list(self.unsent):
             self._send_unsent(client_id)
         self.emit("joined", reply)
+
+    def _left(self):
+        """The connection this room was joined on is gone."""
+        self.joined = False
+        self._entered.clear()
 
     def _send_unsent(self, client_id):
         text = self.unsent.get(client_id)
@@ -525,7 +559,8 @@ class Room(Emitter):
         if kind in LISTED:
             self._hold(event)
             if kind == "message":
-                self.unsent.pop(event.get("client_id"), None)
+                if event.get("client_id"):
+                    self.client._settle(event["client_id"], event)
             elif event["user"] == self.client.user:
                 self._my_standing(event)
             self.emit("event", event)
@@ -578,12 +613,6 @@ def _joined(client, message, room):
     client.room(message["room"])._joined(message)
 
 
-def _message(client, message, room):
-    _event(client, message, room)
-    if message.get("client_id"):
-        client._settle(message["client_id"], message)
-
-
 def _for_room(method):
     def receive(client, message, room):
         if room is not None:
@@ -606,7 +635,7 @@ def _settled_by_ref(client, message, room):
 # matched to their request before this table.
 RECEIVERS = {
     "joined": _joined,
-    "message": _message,
+    "message": _event,
     "edit": _event,
     "delete": _event,
     "reaction": _event,

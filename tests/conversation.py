@@ -44,7 +44,8 @@ async def converse(rooms, provoke, at=PER_WRITER // 3):
             sends[w].append(asyncio.create_task(room.send(text)))
         await asyncio.sleep(PACE_SECONDS)
     async with asyncio.timeout(CONVERGE_SECONDS):
-        return [await asyncio.gather(*tasks) for tasks in sends]
+        stored = [await asyncio.gather(*tasks) for tasks in sends]
+    return [[message["id"] for message in messages] for messages in stored]
 
 
 def check_conversation(writers, confirmed, texts_by_member):

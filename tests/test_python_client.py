@@ -95,10 +95,11 @@ async def test_a_request_the_server_refuses_raises_its_error_code(start_daphne):
         await chat.wait_for(OPEN)
         room = await chat.join(f"py-{name}")
         stored = await room.send("hello")
-        ack = await room.react(stored, "👍")
-        assert ack["type"] == "ack" and ack["id"] == stored + 1
+        assert room.items[stored["id"]] is stored and stored["author"] == name
+        ack = await room.react(stored["id"], "👍")
+        assert ack["type"] == "ack" and ack["id"] == stored["id"] + 1
         with pytest.raises(ChatError) as refused:
-            await room.edit(stored + 99, "no such message")
+            await room.edit(stored["id"] + 99, "no such message")
         assert refused.value.code == "unknown_message"
         with pytest.raises(ChatError) as refused:
             await room.mark_read()

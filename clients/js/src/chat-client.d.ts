@@ -222,8 +222,8 @@ export class Room {
 
   /** Messages and member events, oldest first. */
   list(): Item[];
-  /** Resolves with the stored message's id, however many reconnects that takes. */
-  send(text: string, options?: { timeout?: number }): Promise<number>;
+  /** Resolves with the stored message once applied here, however many reconnects that takes. */
+  send(text: string, options?: { timeout?: number }): Promise<Message>;
   edit(id: number, text: string): Promise<Ack>;
   delete(id: number): Promise<Ack>;
   react(id: number, emoji: string): Promise<Ack>;

@@ -216,8 +216,7 @@ export class ChatClient extends Emitter {
     this.pending.delete(ref);
     clearTimeout(entry.timer);
     if (entry.room) entry.room.unsent.delete(ref);
-    // A message resolves with its stored id, whether the ack or the message came first.
-    entry[outcome](entry.resend && outcome === "resolve" ? value.id : value);
+    entry[outcome](value);
     return true;
   }
 
@@ -227,11 +226,26 @@ export class ChatClient extends Emitter {
     }
   }
 
-  /** Join a room (made if public and new); resolves with its Room. */
+  /** Join a room (made if public and new); resolves with its Room once
+   * joined, at once if connected, else once the connection opens. */
   async join(name) {
     const room = this.room(name);
-    if (!room.joined) await room._join({ type: "join", room: name });
-    return room;
+    if (room.joined) return room;
+    room.wanted = true;
+    if (this.socket?.readyState === 1) {
+      await this.request("join", room._since());
+      return room;
+    }
+    return new Promise((resolve, reject) => {
+      const stops = [
+        room.on("joined", () => done(resolve, room)),
+        this.on("state", ({ state }) => state === STOPPED && done(reject, new ChatError("stopped", "the client stopped"))),
+      ];
+      const done = (settle, value) => {
+        for (const stop of stops) stop();
+        settle(value);
+      };
+    });
   }
 
   /** The private room of this user and ``user``. */
@@ -274,7 +288,10 @@ export class ChatClient extends Emitter {
     if (message.type === "error") return this.#refused(message);
     const room = message.room === undefined ? null : this.rooms.get(message.room);
     RECEIVERS[message.type]?.(this, message, room);
-    if (message.ref !== undefined) this.#settle(message.ref, "resolve", message);
+    // A message's answer is the message itself, once its room applied it
+    // (_confirmed); its ack says only that it is stored.
+    const kept = message.type === "ack" && this.pending.get(message.ref)?.resend;
+    if (message.ref !== undefined && !kept) this.#settle(message.ref, "resolve", message);
   }
 
   _confirmed(message) {
@@ -350,10 +367,7 @@ const RECEIVERS = {
     client.attempts = 0;
     client.room(message.room)._joined(message);
   },
-  message(client, message, room) {
-    event(client, message, room);
-    client._confirmed(message);
-  },
+  message: event,
   edit: event,
   delete: event,
   reaction: event,
@@ -401,6 +415,7 @@ export class Room extends Emitter {
     this.seen = {}; // in a direct room: the other person's read position
     this.members = null;
     this.joined = false;
+    this.wanted = false; // joined, or asked to be: joined again on every reconnect
     this.repairing = false;
     this.lowest = null; // the lowest id held
     Object.assign(this, { private: false, role: null, muted: false, read: 0 });
@@ -412,8 +427,8 @@ export class Room extends Emitter {
     return [...this.items.keys()].sort((a, b) => a - b).map((id) => this.items.get(id));
   }
 
-  /** Post ``text``; resolves with the stored message once the server
-   * confirms it, however many reconnects that takes. */
+  /** Post ``text``; resolves with the stored message once this room has
+   * applied it, however many reconnects that takes. */
   send(text, { timeout = 0 } = {}) {
     return this.client._post(this, text, newClientId(), timeout);
   }
@@ -455,23 +470,20 @@ export class Room extends Emitter {
     return this.client.request(type, { room: this.name, ...fields });
   }
 
-  async _join(message) {
-    await this.client.request(message.type, message.type === "join" ? this.#since(message) : message);
-  }
-
-  #since(message) {
+  /** What a join asks for: everything after the last id held, if any. */
+  _since() {
     if (!this.lastId) return { room: this.name };
-    return { ...message, room: this.name, since: this.lastId, epoch: this.epoch };
+    return { room: this.name, since: this.lastId, epoch: this.epoch };
   }
 
   _rejoin() {
-    this.client.request("join", this.#since({})).catch(() => {});
+    if (this.wanted) this.client.request("join", this._since()).catch(() => {});
   }
 
   _joined(reply) {
     if (reply.reset) this.#reset();
     Object.assign(this, {
-      joined: true, epoch: reply.epoch, private: reply.private, role: reply.role,
+      joined: true, wanted: true, epoch: reply.epoch, private: reply.private, role: reply.role,
       muted: reply.muted, seen: reply.seen || {},
     });
     if (reply.read !== null && reply.read > this.read) this.read = reply.read;
@@ -545,7 +557,7 @@ export class Room extends Emitter {
     if (LISTED.has(event.type)) {
       this.#hold(event);
       if (event.type === "message") {
-        this.unsent.delete(event.client_id);
+        this.client._confirmed(event);
         this.client._counted(this, event);
       } else this.#member(event);
       return this.emit("event", event);

@@ -88,7 +88,7 @@ async function converse(failure, room, writers, readers) {
     if (n === failure.at) await failure.provoke(everyone);
     writers.forEach((writer, w) => {
       const sent = rooms[w].send(`${writer.user} ${n}`, { timeout: CONVERGE_MS });
-      sends.push(sent.then((id) => confirmed[w].push(id)));
+      sends.push(sent.then((message) => confirmed[w].push(message.id)));
     });
     await new Promise((resolve) => setTimeout(resolve, PACE_MS));
   }

@@ -14,7 +14,7 @@ async function talk(): Promise<number> {
   const room: Room = await client.join("lobby");
   room.on("event", (item) => console.log(item.type === "message" ? item.text : item.action));
   room.on("change", ({ message }) => console.log(message.id, message.edited));
-  const id: number = await room.send("hello");
+  const { id }: { id: number } = await room.send("hello");
   try {
     await room.edit(id, "hello again");
   } catch (error) {
