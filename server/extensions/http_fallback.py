@@ -34,7 +34,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from server.transport import send_buffer
+from server.transport import fastlane, response_stream
 
 from .close_codes import TOO_SLOW
 from .layers import LAYER_ERRORS
@@ -152,7 +152,9 @@ class EventStream:
         # the relay stops taking from the channel layer, whose CHANNEL_CAPACITY
         # then refuses further POSTs (429), so a sender cannot outrun it.
         self.incoming = asyncio.Queue(settings.FALLBACK_QUEUED_MESSAGES)
-        self.send_buffer = scope.get("extensions", {}).get(send_buffer.SCOPE_KEY)
+        # The response as daphne offers it: writes that skip its reply path,
+        # what waits unsent, and the fast lane (None under another server).
+        self.response = scope.get("extensions", {}).get(response_stream.SCOPE_KEY)
         self.started = False  # the response's head was sent
         self.ended = False
         self.closing = False
@@ -196,7 +198,9 @@ class EventStream:
             "client": scope.get("client"),
             "server": scope.get("server"),
             "subprotocols": [],
-            "extensions": {},
+            "extensions": (
+                {} if self.response is None else {fastlane.SCOPE_KEY: StreamLane(self)}
+            ),
         }
 
     async def to_client(self, message):
@@ -215,13 +219,8 @@ class EventStream:
             self.started = True
             await self.event("session", {"session": self.session, "token": self.token})
         elif kind == "websocket.send":
-            if message.get("text") is not None:
-                await self.write("data: " + message["text"].replace("\n", "\ndata: "))
-            else:
-                await self.write(
-                    "event: binary\ndata: "
-                    + base64.b64encode(message["bytes"]).decode()
-                )
+            text = message.get("text")
+            await self.write(data_event(text if text is not None else message["bytes"]))
         elif kind == "websocket.close":
             await self.close(message.get("code", 1000), message.get("reason") or "")
 
@@ -245,28 +244,38 @@ class EventStream:
         self.incoming.put_nowait({"type": "websocket.disconnect", "code": code})
 
     async def event(self, name, data):
-        await self.write(f"event: {name}\ndata: {json.dumps(data)}")
+        await self.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
 
-    async def write(self, block):
+    async def write(self, chunk):
         if self.ended:
             return
-        await self.http_send(
-            {
-                "type": "http.response.body",
-                "body": block.encode() + b"\n\n",
-                "more_body": True,
-            }
-        )
+        if self.response is None:
+            body = {"type": "http.response.body", "body": chunk, "more_body": True}
+            await self.http_send(body)
+        elif self.write_now(chunk) is None:
+            await self.drop_slow()
+
+    def write_now(self, chunk):
+        """Write ``chunk`` at once: True, or False if the stream is not open
+        (the fast lane then takes the ordinary path), or None if the client
+        has stopped reading and must be dropped."""
+        if self.ended or not self.started:
+            return False
+        self.response.write(chunk)
         # A client that stops reading: closed as a WebSocket one would be,
         # past the same bound, and dropped with what waits for it.
-        buffer = self.send_buffer
         if (
-            buffer is not None
-            and not self.closing
-            and buffer.unsent() > settings.WEBSOCKET_SEND_BUFFER_BYTES
+            self.closing
+            or self.response.unsent() <= settings.WEBSOCKET_SEND_BUFFER_BYTES
         ):
-            await self.close(TOO_SLOW.code, TOO_SLOW.reason)
-            buffer.abort()
+            return True
+        self.closing = True
+        return None
+
+    async def drop_slow(self):
+        logger.info("dropping fallback stream %s: it stopped reading", self.session)
+        await self.close(TOO_SLOW.code, TOO_SLOW.reason)
+        self.response.abort()
 
     async def relay(self, layer):
         """What POSTs delivered, to the application in the order posted."""
@@ -289,7 +298,35 @@ class EventStream:
         while True:
             await asyncio.sleep(settings.FALLBACK_KEEPALIVE_SECONDS)
             if self.started:
-                await self.write(": keep-alive")
+                await self.write(b": keep-alive\n\n")
+
+
+def data_event(content):
+    """A message as an event: text as ``data:`` lines, bytes base64-encoded
+    under the event name ``binary``."""
+    if isinstance(content, str):
+        return b"data: " + content.replace("\n", "\ndata: ").encode() + b"\n\n"
+    return b"event: binary\ndata: " + base64.b64encode(content) + b"\n\n"
+
+
+class StreamLane:
+    """The fast lane onto an event stream (a ``fastlane.FrameWriter``): a
+    group event's bytes prepared once per worker and written to each member's
+    stream, without waking its consumer."""
+
+    __slots__ = ("stream", "dropping")
+
+    prepare_frame = staticmethod(data_event)
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.dropping = None
+
+    def send_prepared(self, frame):
+        written = self.stream.write_now(frame)
+        if written is None:
+            self.dropping = asyncio.ensure_future(self.stream.drop_slow())
+        return written is not False
 
 
 def allowed_hosts():

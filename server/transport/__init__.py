@@ -29,7 +29,7 @@ CORRECTNESS = (
     "server.transport.twisted_transport",
     "server.transport.daphne_reaping",
     "server.transport.keepalive",
-    "server.transport.send_buffer",
+    "server.transport.response_stream",
 )
 SPEED = (
     "server.transport.speed.autobahn_options",

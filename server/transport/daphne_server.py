@@ -14,8 +14,8 @@ away": reconnect, elsewhere), then waits for the closes, at most
 Applications are reaped as they end, not by a scan (``daphne_reaping.py``).
 
 A WebSocket scope carries the connection as a ``fastlane.FrameWriter`` under
-the ASGI extension ``fastlane.SCOPE_KEY``; an HTTP scope, what its response
-has waiting to be sent (``send_buffer.py``).
+the ASGI extension ``fastlane.SCOPE_KEY``; an HTTP scope, its response as a
+stream (``response_stream.py``).
 
 The one speed mixin in the Server's bases (``speed/daphne_queue.py``) may be
 deleted from them without changing behaviour.
@@ -28,10 +28,10 @@ import time
 from daphne import cli, server, ws_protocol
 from twisted.internet import defer, reactor
 
-from . import fastlane, send_buffer
+from . import fastlane, response_stream
 from .daphne_reaping import ReapWhenDone
 from .keepalive import KeepAlive
-from .send_buffer import SendBuffer
+from .response_stream import ResponseStream
 from .speed.daphne_queue import QueuePerConnection
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ class Server(ReapWhenDone, QueuePerConnection, server.Server):
         if scope["type"] == "websocket":
             scope.setdefault("extensions", {})[fastlane.SCOPE_KEY] = protocol
         elif scope["type"] == "http":
-            buffer = SendBuffer(protocol)
-            scope.setdefault("extensions", {})[send_buffer.SCOPE_KEY] = buffer
+            stream = ResponseStream(protocol)
+            scope.setdefault("extensions", {})[response_stream.SCOPE_KEY] = stream
         return super().create_application(protocol, scope)
 
 

@@ -17,7 +17,8 @@ class FrameWriter(Protocol):
 
     @staticmethod
     def prepare_frame(content: str | bytes) -> object:
-        """``content`` framed once: a str as a text message, bytes as binary."""
+        """``content`` framed once: a str as a text message, bytes as binary.
+        A frame is written only to connections of the class that prepared it."""
 
     def send_prepared(self, frame: object) -> bool:
         """Write a frame from ``prepare_frame``; False if the connection is not

@@ -152,10 +152,13 @@ class LocalChannels:
             if lane is not None and queue.idle():
                 encode = lane.encoders.get(handler)
                 if encode is not None:
-                    frame = frames.get(encode)
+                    # Once per encoder and kind of connection: a group may mix
+                    # WebSockets and the HTTP fallback's event streams.
+                    kind = (encode, type(lane.connection))
+                    frame = frames.get(kind)
                     if frame is None:
                         frame = lane.connection.prepare_frame(encode(message))
-                        frames[encode] = frame
+                        frames[kind] = frame
                     if lane.connection.send_prepared(frame):
                         fast += 1
                         continue
