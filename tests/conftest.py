@@ -7,6 +7,7 @@ import pytest
 import redis
 from playwright.sync_api import sync_playwright
 
+from harness.redis_topologies import Sentinels
 from tests import servers
 from tests.browser import launch
 
@@ -111,6 +112,14 @@ def redis_workers(start_daphne, redis_url):
     """Two daphne processes on two ports sharing one Redis, its keys cleared."""
     redis.Redis.from_url(redis_url).flushdb()
     return [start_daphne(REDIS_URL=redis_url) for _ in range(2)]
+
+
+@pytest.fixture
+def sentinels(logs_dir):
+    """A Redis master, its replica and three Sentinels of this test's own."""
+    topology = Sentinels(logs_dir)
+    yield topology
+    topology.stop()
 
 
 @pytest.fixture(scope="module")

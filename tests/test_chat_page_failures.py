@@ -3,7 +3,8 @@ two workers on one Redis, a page on each, two writers (the Python client)
 posting in turns. The killed worker comes back on its port, as a supervisor
 would start it again; its page resumes, and each page shows every message
 once, in order. The same again with the pages' WebSocket blocked, so that
-they chat over the HTTP fallback."""
+they chat over the HTTP fallback; and through a Redis failover, the last
+turns sent while Redis is down."""
 
 import asyncio
 import signal
@@ -14,6 +15,7 @@ import pytest
 import redis
 from playwright.sync_api import expect
 
+from clients.chat import DEGRADED
 from tests.conversation import (
     CONVERGE_SECONDS,
     PER_WRITER,
@@ -60,6 +62,40 @@ def shown(page):
     )
 
 
+def check_pages(pages, writers, confirmed):
+    """Each page lists every message once, in order."""
+    total = PER_WRITER * len(writers)
+    for page in pages:
+        listed = page.locator("#messages li[data-id]:not(.system)")
+        expect(listed).to_have_count(total, timeout=CONVERGE_SECONDS * 1000)
+    texts = {}
+    for number, page in enumerate(pages):
+        items = shown(page)
+        ids = [item[0] for item in items]
+        assert ids == sorted(set(ids)), f"page {number} shows one twice or out of order"
+        texts[f"page {number}"] = [item[1] for item in items]
+        assert page.errors == []
+        page.close()
+    check_conversation(writers, confirmed, texts)
+
+
+def writers_through(urls, room, writers, provoke, at=PER_WRITER // 3):
+    """The writers' conversation, on a thread of its own (Playwright's sync
+    API holds this one's event loop); their confirmed ids."""
+
+    async def conversation():
+        clients = [member(writers[w], urls, w) for w in (0, 1)]
+        try:
+            rooms = await joined(clients, room)
+            return await converse(rooms, lambda: provoke(clients), at)
+        finally:
+            for client in clients:
+                await client.close()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, conversation()).result()
+
+
 @pytest.mark.parametrize("transport", ["websocket", "http"])
 def test_pages_resume_after_their_worker_is_killed_and_show_each_message_once(
     browser, start_daphne, redis_url, transport
@@ -75,34 +111,32 @@ def test_pages_resume_after_their_worker_is_killed_and_show_each_message_once(
     ]
     writers = [f"wa{tag}", f"wb{tag}"]
 
-    async def conversation():
-        clients = [member(writers[w], urls, w) for w in (0, 1)]
+    async def kill_and_restart_the_first(clients):
+        port = workers[0].port
+        workers[0].process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(start_daphne, port=port, **settings)
 
-        async def kill_and_restart_the_first():
-            port = workers[0].port
-            workers[0].process.send_signal(signal.SIGKILL)
-            await asyncio.to_thread(start_daphne, port=port, **settings)
+    confirmed = writers_through(urls, room, writers, kill_and_restart_the_first)
+    check_pages(pages, writers, confirmed)
 
-        try:
-            rooms = await joined(clients, room)
-            return await converse(rooms, kill_and_restart_the_first)
-        finally:
-            for client in clients:
-                await client.close()
 
-    # Playwright's sync API holds this thread's event loop; the writers get their own.
-    with ThreadPoolExecutor(1) as thread:
-        confirmed = thread.submit(asyncio.run, conversation()).result()
-    total = PER_WRITER * len(writers)
-    listed = pages[0].locator("#messages li[data-id]:not(.system)")
-    expect(listed).to_have_count(total, timeout=CONVERGE_SECONDS * 1000)
-    expect(pages[1].locator("#messages li[data-id]:not(.system)")).to_have_count(total)
-    texts = {}
-    for number, page in enumerate(pages):
-        items = shown(page)
-        ids = [item[0] for item in items]
-        assert ids == sorted(set(ids)), f"page {number} shows one twice or out of order"
-        texts[f"page {number}"] = [item[1] for item in items]
-        assert page.errors == []
-        page.close()
-    check_conversation(writers, confirmed, texts)
+def test_pages_ride_out_a_redis_failover_and_show_each_message_once(
+    browser, start_daphne, sentinels
+):
+    settings = {"REDIS_URL": sentinels.url, "CHAT_RATE_BURST": "1000"}
+    workers = [start_daphne(**settings) for _ in range(2)]
+    urls = [worker.url_for("/ws/chat/") for worker in workers]
+    tag = uuid.uuid4().hex[:6]
+    room = f"page-failover-{tag}"
+    pages = [open_room(browser, workers[w], f"p{w}{tag}", room) for w in (0, 1)]
+    writers = [f"wa{tag}", f"wb{tag}"]
+
+    async def kill_the_master(clients):
+        sentinels.kill_master()
+        async with asyncio.timeout(CONVERGE_SECONDS):
+            await asyncio.gather(*(client.wait_for(DEGRADED) for client in clients))
+
+    # The last turns go while Redis is down: each page hears the other
+    # worker's writer only by asking once restored.
+    confirmed = writers_through(urls, room, writers, kill_the_master, PER_WRITER - 5)
+    check_pages(pages, writers, confirmed)

@@ -12,7 +12,6 @@ import subprocess
 import pytest
 import redis
 
-from harness.redis_topologies import Sentinels
 from tests.servers import REPOSITORY
 
 pytestmark = [pytest.mark.server, pytest.mark.once]
@@ -91,13 +90,6 @@ def test_a_killed_workers_clients_resume_and_lose_nothing(start_daphne, redis_ur
         KILL_PID=str(workers[0].process.pid),
     )
     assert workers[0].process.wait(timeout=10) == -signal.SIGKILL
-
-
-@pytest.fixture
-def sentinels(logs_dir):
-    topology = Sentinels(logs_dir)
-    yield topology
-    topology.stop()
 
 
 def test_a_redis_failover_is_ridden_out_and_loses_nothing(start_daphne, sentinels):
