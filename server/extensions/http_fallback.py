@@ -31,6 +31,7 @@ import logging
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -71,12 +72,7 @@ def last_header(scope, name):
 
 def session_cookie(scope):
     raw = (last_header(scope, b"cookie") or b"").decode("latin1")
-    wanted = settings.SESSION_COOKIE_NAME
-    for part in raw.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == wanted:
-            return value
-    return ""
+    return parse_cookie(raw).get(settings.SESSION_COOKIE_NAME, "")
 
 
 class HttpFallback:
