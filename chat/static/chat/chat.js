@@ -507,6 +507,7 @@ function join(name) {
   const room = client.room(name);
   if (room.joined) return show(name);
   current = name;
+  looking(); // what the join brings is on screen: not unread
   client.join(name).catch(refused);
 }
 
