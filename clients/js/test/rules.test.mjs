@@ -1,0 +1,140 @@
+// The chat client's rules on a connection the test plays the server of:
+// timeouts, what a dropped connection does to requests and to messages,
+// which closes stop it, and the fallback after WebSockets fail to open.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ChatClient, ChatError, OPEN, RETRYING, STOPPED } from "../src/chat-client.js";
+
+class FakeSocket {
+  static made = [];
+  static refuse = false; // the constructor throws, as a blocked WebSocket does
+  constructor(url) {
+    if (new.target.refuse) throw new Error("blocked");
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.made.push(this);
+  }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  close() {}
+  open() { this.readyState = 1; this.onopen({}); }
+  reply(message) { this.onmessage({ data: JSON.stringify(message) }); }
+  drop(code = 1006) { this.readyState = 3; this.onclose({ code, reason: "" }); }
+  last(type) { return this.sent.filter((m) => m.type === type).at(-1); }
+}
+
+function connected(options = {}) {
+  FakeSocket.made = [];
+  FakeSocket.refuse = false;
+  const client = new ChatClient("ws://test/ws/chat/", { WebSocket: FakeSocket, firstRetry: 1, lastRetry: 1, ...options });
+  client.connect();
+  FakeSocket.made[0].open();
+  return { client, socket: FakeSocket.made[0] };
+}
+
+function joinedReply(room, ref, last = 0) {
+  return { type: "joined", room, ref, members: [], messages: [], last_id: last, epoch: "e1", reset: false, private: false, role: null, muted: false, read: null, seen: {} };
+}
+
+async function inRoom() {
+  const { client, socket } = connected({ user: "ann" });
+  const joining = client.join("lobby");
+  socket.reply(joinedReply("lobby", socket.last("join").client_id));
+  return { client, socket, room: await joining };
+}
+
+const opened = (client) => new Promise((resolve) => {
+  const stop = client.on("state", ({ state }) => state === OPEN && (stop(), resolve()));
+});
+
+test("a request with no answer rejects with timeout", async () => {
+  const { client } = connected({ requestTimeout: 20 });
+  await assert.rejects(client.request("rooms"), (error) => error instanceof ChatError && error.code === "timeout");
+  client.close();
+});
+
+test("an error naming a request rejects it with the protocol's code", async () => {
+  const { client, socket, room } = await inRoom();
+  const editing = room.edit(7, "x");
+  socket.reply({ type: "error", code: "unknown_message", detail: "no such", ref: socket.last("edit").client_id });
+  await assert.rejects(editing, (error) => error.code === "unknown_message");
+  client.close();
+});
+
+test("a drop rejects requests but keeps a message, sent again once rejoined", async () => {
+  const { client, socket, room } = await inRoom();
+  const reacting = room.react(1, "👍");
+  const sending = room.send("hello");
+  const clientId = socket.last("message").client_id;
+  socket.drop();
+  await assert.rejects(reacting, (error) => error.code === "disconnected");
+  assert.equal(client.state, RETRYING);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const again = FakeSocket.made[1];
+  again.open();
+  const rejoin = again.last("join");
+  assert.equal(rejoin.room, "lobby");
+  again.reply(joinedReply("lobby", rejoin.client_id));
+  assert.equal(again.last("message").client_id, clientId, "the same client_id, so it is stored once");
+  again.reply({ type: "ack", ref: clientId, id: 1 });
+  again.reply({ type: "message", room: "lobby", id: 1, author: "ann", text: "hello", ts: "t", client_id: clientId, edited: false, deleted: false, reactions: {} });
+  assert.equal((await sending).id, 1);
+  assert.equal(room.unsent.size, 0);
+  client.close();
+});
+
+test("a gap is repaired with history, and each id applied once in order", async () => {
+  const { client, socket, room } = await inRoom();
+  const applied = [];
+  room.on("event", (item) => applied.push(item.id));
+  const message = (id) => ({ type: "message", room: "lobby", id, author: "bob", text: `m${id}`, ts: "t", client_id: null, edited: false, deleted: false, reactions: {} });
+  socket.reply(message(1));
+  socket.reply(message(3));
+  const asked = socket.last("history");
+  assert.equal(asked.after, 1);
+  socket.reply({ type: "history", room: "lobby", ref: asked.client_id, messages: [message(2), message(3)], last_id: 3 });
+  socket.reply(message(3));
+  assert.deepEqual(applied, [1, 2, 3]);
+  client.close();
+});
+
+for (const [code, reason] of [[3000, "signed_out"], [4001, "invalid_name"], [1009, "too_big"]]) {
+  test(`close ${code} stops the client (${reason})`, async () => {
+    const { client, socket } = connected();
+    const states = [];
+    client.on("state", (change) => states.push(change));
+    socket.drop(code);
+    assert.equal(client.state, STOPPED);
+    assert.equal(states.at(-1).reason, reason);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(FakeSocket.made.length, 1, "no reconnection");
+  });
+}
+
+test("close 1013 is retried", async () => {
+  const { client, socket } = connected();
+  socket.drop(1013);
+  assert.equal(client.state, RETRYING);
+  client.close();
+});
+
+test("after WebSockets fail to open twice, the fallback transport", async () => {
+  class Fallback extends FakeSocket {
+    static refuse = false;
+  }
+  FakeSocket.made = [];
+  FakeSocket.refuse = true;
+  const client = new ChatClient("ws://test/ws/chat/", {
+    WebSocket: FakeSocket, firstRetry: 1, lastRetry: 1, fallback: { after: 2, Socket: Fallback },
+  });
+  const open = opened(client);
+  client.connect();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(FakeSocket.made.length, 1, "two WebSockets refused, then one fallback");
+  const transport = FakeSocket.made[0];
+  assert.ok(transport instanceof Fallback);
+  transport.open();
+  await open;
+  assert.equal(client.transport, "http");
+  client.close();
+});
