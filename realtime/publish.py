@@ -24,6 +24,14 @@ What each call reaches:
   message, stored, numbered and delivered like a client's, as ``user`` or, with
   none, as "system". A repeated ``idempotency_key`` stores once.
 
+A sync call made inside a database transaction (``transaction.atomic()`` on
+the default database) waits for it: it runs once the transaction commits, and
+never if it rolls back, so that no user hears of a change that did not
+happen; it returns None then (a ``post_message`` reports nothing: it has not
+run yet), and an error it meets is raised when the commit runs it, at the
+end of the outermost ``atomic`` block. Outside a transaction a call runs at
+once. The async forms always run at once: Django's transactions are sync.
+
 ``data`` is sent as one WebSocket message: a str as text, bytes as binary,
 anything else as its JSON in text. Errors: ``chat.protocol.ProtocolError``
 (its ``error.code`` says which: ``unknown_room``, ``forbidden``,
@@ -32,11 +40,13 @@ unknown user, ``ChannelLayerUnavailable`` when Redis cannot be reached (a
 posted message is stored all the same).
 """
 
+import functools
 from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async as db
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from chat import posting, protocol, storage
 from server.extensions import users
@@ -94,18 +104,25 @@ async def user_id(user):
 
 
 def blocking(async_function):
-    """The sync form of ``async_function``. In a process whose channel layer
+    """The sync form of ``async_function``, run once the caller's transaction
+    commits if it is in one. In a process whose channel layer
     receives (a server, whose view threads asgiref hands back to its loop) it
     is ``async_to_sync``; in a plain process it runs on the layer's publisher
     thread instead, sparing ``async_to_sync``'s new event loop and thread per
     call (docs/benchmarks.md gives the difference)."""
     through_asgiref = async_to_sync(async_function)
 
-    def call(*args, **kwargs):
+    def now(*args, **kwargs):
         layer = get_channel_layer()
         if PUBLISHER in layer.extensions and not layer.receives():
             return layer.publish_blocking(async_function(*args, **kwargs))
         return through_asgiref(*args, **kwargs)
+
+    def call(*args, **kwargs):
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(functools.partial(now, *args, **kwargs))
+            return None
+        return now(*args, **kwargs)
 
     call.__name__ = async_function.__name__.removeprefix("a")
     call.__doc__ = async_function.__doc__
