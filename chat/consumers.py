@@ -417,8 +417,40 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         await self.reply(protocol.DEGRADED)
 
     async def layer_restored(self, event):
-        """Redis is back, and this worker's rooms with it."""
+        """Redis is back, and this worker's rooms with it. A removal or ban
+        sent while it was away may never have reached this connection, so
+        each room is kept only if this user still may read it; the events
+        that wait behind this one are for the rooms kept."""
+        for room in list(self.rooms.values()):
+            try:
+                await posting.written(storage.may_read, room, self.user)
+            except ProtocolError as refusal:
+                if refusal.error is protocol.UNAVAILABLE:
+                    # Nothing can vouch for the rooms: rejoining will.
+                    close = protocol.TRY_AGAIN_LATER
+                    await self.close(close.code, close.reason)
+                    return
+                await self.leave(room)
+                by = await db(storage.taken_out_by)(room, self.user)
+                reason = "banned" if refusal.error is protocol.BANNED else "removed"
+                removed = {"type": "removed", "room": room.name, "reason": reason}
+                await self.reply({**removed, "by": by or protocol.SYSTEM_AUTHOR})
         await self.reply(protocol.RESTORED)
+
+    async def dispatch(self, message):
+        # A room's events that were waiting when this connection left it
+        # (removed, banned, or found so once Redis was back) go nowhere.
+        if message["type"] in ROOM_EVENTS and room_of(message) not in self.rooms:
+            return
+        await super().dispatch(message)
+
+
+# Events that reach a connection through a room's group, for that room only.
+ROOM_EVENTS = {"chat.message", "chat.presence", "chat.typing"}
+
+
+def room_of(event):
+    return event["message"]["room"] if "message" in event else event["room"]
 
 
 # What a user acted on hears of it on all their connections.

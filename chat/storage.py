@@ -105,6 +105,18 @@ def moderates(room, user, held=None):
     return held is not None and held.moderates
 
 
+def taken_out_by(room, user):
+    """Who last took ``user`` out of ``room`` (removed, banned or departed),
+    from its member events; None if none did."""
+    event = (
+        Event.objects.filter(room=room, kind=Event.MEMBER, data__user=user.username)
+        .filter(data__action__in=("removed", "banned", "departed"))
+        .order_by("-seq")
+        .first()
+    )
+    return None if event is None else event.author
+
+
 def existing_room(name):
     return Room.objects.filter(name=name).first()
 

@@ -13,7 +13,7 @@ import redis
 import websockets
 
 from tests import servers
-from tests.chat_client import chat, unique
+from tests.chat_client import chat, registered_users, unique
 
 pytestmark = pytest.mark.server
 
@@ -192,3 +192,50 @@ async def test_chat_goes_on_through_a_redis_outage_and_loses_nothing(
         for member in (alice, bob, carol):
             live = await member.next("message", room=room)
             assert (live["text"], live["id"]) == ("after", 3)
+
+
+async def test_a_member_removed_during_a_redis_outage_hears_no_more_once_it_is_back(
+    own_redis, start_daphne, server_database_url
+):
+    """Alice owns a private room on one worker, Bob is a member on the other.
+    Redis dies and Alice removes Bob: his worker never hears of it. Once Redis
+    is back, Bob's connection checks its rooms before anything more of them
+    reaches him: he is told he was removed, and Alice's next message does not
+    reach him."""
+    redis_server = own_redis[0]
+    settings = {
+        "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
+        "REDIS_SOCKET_TIMEOUT": "1.5",
+    }
+    near, far = (start_daphne(**settings) for _ in range(2))
+    tag = uuid.uuid4().hex[:6]
+    names = [f"owner{tag}", f"member{tag}"]
+    sessions = await asyncio.to_thread(registered_users, server_database_url, names)
+    room = f"private-{tag}"
+    async with (
+        chat(near, session=sessions[names[0]]) as alice,
+        chat(far, session=sessions[names[1]]) as bob,
+    ):
+        await alice.send("create", room=room, private=True)
+        await alice.next("joined", room=room)
+        await alice.send("invite", room=room, user=names[1])
+        await bob.next("invited", room=room)
+        await bob.join(room)
+
+        redis_server.stop()
+        for member in (alice, bob):
+            await member.next("degraded")
+        await alice.send("remove", room=room, user=names[1])
+        await alice.next("member", room=room, action="removed")
+        own_redis.append(
+            servers.start_redis(redis_server.log_path.parent, redis_server.port)
+        )
+        removed = await bob.next("removed", room=room)
+        assert (removed["reason"], removed["by"]) == ("removed", names[0])
+        await bob.next("restored")
+        await alice.next("restored")
+        await alice.say(room, "not for bob")
+        await alice.next("message", room=room, text="not for bob")
+        await bob.expect_silence("message", room=room)
+        await bob.send("history", room=room, after=0)
+        assert (await bob.next("error"))["code"] == "not_joined"
