@@ -141,6 +141,10 @@ def test_dockerfile_collectstatic_step_collects_the_client_files(tmp_path):
         timeout=120,
     )
     assert (tmp_path / "echo" / "client.js").exists()
+    # The chat page imports the client library from beside its own script.
+    for library in ("chat-client.js", "http-fallback.js", "echo-client.js"):
+        assert (tmp_path / "clients" / library).exists()
+    assert not (tmp_path / "clients" / "node_modules").exists()
 
 
 CLUSTER_FILE = servers.REPOSITORY / "docker-compose.cluster.yml"
