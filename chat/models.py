@@ -106,6 +106,9 @@ class Event(models.Model):
     target = models.BigIntegerField(null=True, blank=True)
     # What else the event's wire form says (a reaction's users, a member change).
     data = models.JSONField(null=True, blank=True)
+    # A message's or an edit's text as formatted HTML (chat/formatting.py),
+    # rendered once when stored; "" once deleted.
+    html = models.TextField(blank=True, default="")
     edited = models.BooleanField(default=False)
     deleted = models.BooleanField(default=False)
     # The sender's own id for the message: a resend is answered, not stored.
@@ -150,13 +153,16 @@ class Event(models.Model):
             wire.update(
                 author=self.author,
                 text=self.text,
+                html=self.html,
                 client_id=self.client_id,
                 edited=self.edited,
                 deleted=self.deleted,
                 reactions=reactions or {},
             )
         elif self.kind == self.EDIT:
-            wire.update(target=self.target, author=self.author, text=self.text)
+            wire.update(
+                target=self.target, author=self.author, text=self.text, html=self.html
+            )
         elif self.kind == self.DELETE:
             wire.update(target=self.target, by=self.author)
         elif self.kind == self.REACTION:

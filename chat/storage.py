@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import protocol
+from . import formatting, protocol
 from .models import Event, Membership, Mention, ReadState, Room
 from .protocol import ProtocolError
 
@@ -190,6 +190,7 @@ def store(room, author, user, text, client_id):
         author=author,
         user=registered(user),
         text=text,
+        html=formatting.html(text),
         client_id=client_id,
         created=timezone.now(),
     )
@@ -225,9 +226,10 @@ def insert_with_next_seq(message, user):
         cursor.execute(
             f"WITH taken AS ({taking} RETURNING last_seq)"
             f" INSERT INTO {Event._meta.db_table}"
-            "  (room_id, seq, kind, author, user_id, text, client_id, created,"
-            "   edited, deleted)"
-            " SELECT %s, last_seq, 0, %s, %s, %s, %s, %s, false, false FROM taken"
+            "  (room_id, seq, kind, author, user_id, text, html, client_id,"
+            "   created, edited, deleted)"
+            " SELECT %s, last_seq, 0, %s, %s, %s, %s, %s, %s, false, false"
+            " FROM taken"
             " RETURNING id, seq",
             params
             + [
@@ -235,6 +237,7 @@ def insert_with_next_seq(message, user):
                 message.author,
                 message.user_id,
                 message.text,
+                message.html,
                 message.client_id,
                 message.created,
             ],
@@ -268,11 +271,13 @@ def edit(room, name, user, target, text):
         message = live_message(room, target)
         if not is_author(message, name, user):
             raise ProtocolError(protocol.FORBIDDEN, "only its author edits a message")
-        message.text, message.edited = text, True
-        message.save(update_fields=["text", "edited"])
+        message.text, message.html, message.edited = text, formatting.html(text), True
+        message.save(update_fields=["text", "html", "edited"])
         Mention.objects.filter(room=room, seq=target).delete()
         mention(room, target, protocol.mentioned(text, message.author))
-        return add_event(room, seq, Event.EDIT, name, user, target, text)
+        return add_event(
+            room, seq, Event.EDIT, name, user, target, text, html=message.html
+        )
 
 
 def delete(room, name, user, target):
@@ -290,9 +295,11 @@ def delete(room, name, user, target):
             record(room, user, "delete", message.author, target)
         elif not by_author_allowed(room, user):
             raise refusal(room, user)
-        message.text, message.deleted, message.edited = "", True, False
-        message.save(update_fields=["text", "deleted", "edited"])
-        Event.objects.filter(room=room, kind=Event.EDIT, target=target).update(text="")
+        message.text, message.html = "", ""
+        message.deleted, message.edited = True, False
+        message.save(update_fields=["text", "html", "deleted", "edited"])
+        edits = Event.objects.filter(room=room, kind=Event.EDIT, target=target)
+        edits.update(text="", html="")
         Mention.objects.filter(room=room, seq=target).delete()
         room.reaction_set.filter(target=target).delete()
         return add_event(room, seq, Event.DELETE, name, user, target, "")
@@ -335,7 +342,7 @@ def is_author(message, name, user):
     return message.user_id is None and message.author == name
 
 
-def add_event(room, seq, kind, name, user, target, text, data=None):
+def add_event(room, seq, kind, name, user, target, text, data=None, html=""):
     return Event.objects.create(
         room=room,
         seq=seq,
@@ -344,6 +351,7 @@ def add_event(room, seq, kind, name, user, target, text, data=None):
         user=registered(user),
         target=target,
         text=text,
+        html=html,
         data=data,
         created=timezone.now(),
     )

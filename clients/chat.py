@@ -569,9 +569,9 @@ class Room(Emitter):
         if target is None:
             return  # a change to a message older than this room holds
         if kind == "edit":
-            target.update(text=event["text"], edited=True)
+            target.update(text=event["text"], html=event.get("html", ""), edited=True)
         elif kind == "delete":
-            target.update(text="", deleted=True, edited=False, reactions={})
+            target.update(text="", html="", deleted=True, edited=False, reactions={})
         elif kind == "reaction":
             reactions = dict(target.get("reactions") or {})
             if event["users"]:

@@ -93,6 +93,7 @@ class Message(Schema):
     id: int
     author: str
     text: str
+    html: str = ""  # the text formatted: sanitised HTML (chat/formatting.py)
     ts: str
     client_id: str | None
     edited: bool = False
@@ -111,6 +112,7 @@ class Event(Schema):
     ts: str
     author: str | None = None
     text: str | None = None
+    html: str | None = None
     client_id: str | None = None
     edited: bool | None = None
     deleted: bool | None = None

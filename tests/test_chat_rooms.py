@@ -494,6 +494,7 @@ async def test_changes_travel_as_plain_json_events(workers, room):
             "id",
             "author",
             "text",
+            "html",
             "ts",
             "client_id",
             "edited",

@@ -2,7 +2,8 @@
 // holds, drawn, and what the person does, handed to it. The library owns the
 // connection and every rule of docs/chat-protocol.md (resume, gap repair,
 // resending, reconnecting); this file only draws and listens. Text goes into
-// the page through textContent only, never as HTML.
+// the page through textContent only; the one HTML it inserts is a message's
+// html, which the server rendered and sanitised (chat/formatting.py).
 import { ChatClient, DEGRADED, OPEN, RETRYING, STOPPED } from "../clients/chat-client.js";
 import { HttpFallbackSocket } from "../clients/http-fallback.js";
 
@@ -258,6 +259,7 @@ function fillMessage(room, item, message) {
   const text = document.createElement("div");
   text.className = "text";
   if (message.deleted) text.textContent = "This message was deleted.";
+  else if (message.html) formatted(text, message.html);
   else text.append(...withMentions(message.text));
   item.append(meta, text);
   if (!message.deleted) {
@@ -271,6 +273,22 @@ function tag(className, text) {
   span.className = className;
   span.textContent = text;
   return span;
+}
+
+function formatted(into, html) {
+  // The server's sanitised HTML (chat/formatting.py), the only HTML this page
+  // inserts; the CSP would stop a script in it all the same.
+  into.classList.add("formatted");
+  into.innerHTML = html;
+  for (const mention of into.querySelectorAll(".mention")) {
+    if (mention.dataset.user === me) mention.classList.add("me");
+  }
+  for (const link of into.querySelectorAll("a.room")) {
+    link.onclick = (event) => {
+      event.preventDefault();
+      join(link.getAttribute("href").split("#")[1]);
+    };
+  }
 }
 
 function withMentions(text) {

@@ -33,7 +33,10 @@ export interface Message {
   room: string;
   id: number;
   author: string;
+  /** As typed (Markdown). */
   text: string;
+  /** The text formatted by the server: sanitised HTML, safe to insert as it is. */
+  html: string;
   ts: string;
   client_id: string | null;
   edited: boolean;
@@ -59,6 +62,7 @@ export interface Change {
   author?: string;
   by?: string;
   text?: string;
+  html?: string;
   emoji?: string;
   users?: string[];
 }

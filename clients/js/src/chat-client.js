@@ -564,8 +564,8 @@ export class Room extends Emitter {
     }
     const target = this.items.get(event.target);
     if (!target) return; // a change to a message older than this room holds
-    if (event.type === "edit") Object.assign(target, { text: event.text, edited: true });
-    if (event.type === "delete") Object.assign(target, { text: "", deleted: true, edited: false, reactions: {} });
+    if (event.type === "edit") Object.assign(target, { text: event.text, html: event.html, edited: true });
+    if (event.type === "delete") Object.assign(target, { text: "", html: "", deleted: true, edited: false, reactions: {} });
     if (event.type === "reaction") {
       const reactions = { ...target.reactions };
       if (event.users.length) reactions[event.emoji] = event.users;
