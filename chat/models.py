@@ -108,7 +108,9 @@ class Event(models.Model):
     data = models.JSONField(null=True, blank=True)
     # A message's or an edit's text as formatted HTML (chat/formatting.py),
     # rendered once when stored; "" once deleted.
-    html = models.TextField(blank=True, default="")
+    # The database's default too, for rows inserted by SQL of their own (the
+    # unread benchmark's bulk history).
+    html = models.TextField(blank=True, default="", db_default="")
     edited = models.BooleanField(default=False)
     deleted = models.BooleanField(default=False)
     # The sender's own id for the message: a resend is answered, not stored.

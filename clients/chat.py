@@ -101,7 +101,6 @@ class Emitter:
 class _Pending:
     def __init__(self, future, room=None, resend=False):
         self.future, self.room, self.resend = future, room, resend
-        self.timer = None
 
 
 class ChatClient(Emitter):
@@ -124,7 +123,6 @@ class ChatClient(Emitter):
         self.request_timeout = request_timeout
         self.retry = (first_retry, last_retry)
         self.state = STOPPED
-        self.stop_reason = None  # (code, reason) once stopped
         self.rooms = {}  # name -> Room, for every room joined
         self.listing = {}  # name -> the rooms reply's entry, kept up to date
         self.start_room = None
@@ -133,6 +131,7 @@ class ChatClient(Emitter):
         self._outgoing = None  # this connection's queue: one writer sends in order
         self._task = None
         self._changed = asyncio.Event()  # set at each state change
+        self._background = set()  # requests made on no caller's behalf
 
     async def __aenter__(self):
         self.connect()
@@ -221,7 +220,6 @@ class ChatClient(Emitter):
         self._refuse(lambda entry: True, "stopped", "the client stopped")
         for room in self.rooms.values():
             room._left()
-        self.stop_reason = (code, reason)
         self._set_state(STOPPED, code=code, reason=reason)
 
     def send_raw(self, message):
@@ -471,8 +469,16 @@ class Room(Emitter):
             self._in_background(self.client.request("join", **self._since()))
 
     def _in_background(self, request):
+        """Run a request nobody awaits (a rejoin, a repair), kept referenced
+        until it ends; its refusal is only logged."""
         task = asyncio.ensure_future(request)
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self.client._background.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task):
+        self.client._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("%s: %r", self.name, task.exception())
 
     def _joined(self, reply):
         if reply.get("reset"):

@@ -20,7 +20,7 @@ from tests.conversation import (
     member,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.once]
 
 
 async def applied_all(room, applied, total):
