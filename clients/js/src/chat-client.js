@@ -69,7 +69,9 @@ export class ChatClient extends Emitter {
    * @param url the endpoint, a list to try in turn, or a function of the
    *   attempt number giving one
    * @param options user (who this client chats as, for unread counts and
-   *   mentions), WebSocket (constructor), requestTimeout (ms), firstRetry, lastRetry
+   *   mentions), WebSocket (constructor), requestTimeout (ms), firstRetry and
+   *   lastRetry (ms), fallback ({after, Socket}: the transport to use once
+   *   ``after`` WebSockets in a row failed to open)
    */
   constructor(url, options = {}) {
     super();
