@@ -47,6 +47,9 @@ FINAL_CLOSES = {
 RESEND_ERRORS = {"rate_limited", "unavailable"}
 RESEND_AFTER_SECONDS = 1.0
 TYPING_EVERY_SECONDS = 2.0  # the server's CHAT_TYPING_INTERVAL
+# A rejoin refused with these is tried again; with these, the room is gone.
+REJOIN_AGAIN = {"timeout", "unavailable", "rate_limited"}
+ROOM_GONE = {"forbidden", "banned", "unknown_room"}
 REMOVED = {"banned", "removed", "departed"}
 LISTED = {"message", "member"}  # the events a room lists; the rest change them
 _numbers = itertools.count(1)
@@ -466,7 +469,23 @@ class Room(Emitter):
 
     def _rejoin(self):
         if self.wanted:
-            self._in_background(self.client.request("join", **self._since()))
+            self._in_background(self._join_again())
+
+    async def _join_again(self):
+        try:
+            await self.client.request("join", **self._since())
+        except ChatError as error:
+            # Not answered in time, or refused for now: again, on this
+            # connection. Refused for good: the room is gone. (A closed
+            # connection rejoins anew.)
+            if error.code in REJOIN_AGAIN:
+                await asyncio.sleep(RESEND_AFTER_SECONDS)
+                if self.client._outgoing is not None and not self.joined:
+                    self._rejoin()
+            elif error.code in ROOM_GONE:
+                reason = "banned" if error.code == "banned" else "removed"
+                removal = {"type": "removed", "room": self.name, "reason": reason}
+                self.client._removed({**removal, "by": None})
 
     def _in_background(self, request):
         """Run a request nobody awaits (a rejoin, a repair), kept referenced

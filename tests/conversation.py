@@ -43,9 +43,20 @@ async def converse(rooms, provoke, at=PER_WRITER // 3):
             text = f"{room.client.user} {n}"
             sends[w].append(asyncio.create_task(room.send(text)))
         await asyncio.sleep(PACE_SECONDS)
-    async with asyncio.timeout(CONVERGE_SECONDS):
-        stored = [await asyncio.gather(*tasks) for tasks in sends]
+    try:
+        async with asyncio.timeout(CONVERGE_SECONDS):
+            stored = [await asyncio.gather(*tasks) for tasks in sends]
+    except TimeoutError:
+        raise AssertionError(f"not all confirmed: {unconfirmed(rooms)}") from None
     return [[message["id"] for message in messages] for messages in stored]
+
+
+def unconfirmed(rooms):
+    """What each writer still waits for, and where it stands."""
+    return [
+        (room.client.user, room.client.state, room.joined, room.last_id, room.unsent)
+        for room in rooms
+    ]
 
 
 def check_conversation(writers, confirmed, texts_by_member):

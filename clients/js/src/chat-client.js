@@ -27,6 +27,9 @@ export const FINAL_CLOSES = new Map([
 const RESEND_ERRORS = new Set(["rate_limited", "unavailable"]);
 const RESEND_AFTER_MS = 1000;
 const TYPING_EVERY_MS = 2000; // the server's CHAT_TYPING_INTERVAL
+// A rejoin refused with these is tried again; with these, the room is gone.
+const REJOIN_AGAIN = new Set(["timeout", "unavailable", "rate_limited"]);
+const ROOM_GONE = new Set(["forbidden", "banned", "unknown_room"]);
 const REMOVED = new Set(["banned", "removed", "departed"]);
 
 /** Back-off before attempt ``attempt`` (0 first): doubling from ``first`` up
@@ -479,7 +482,17 @@ export class Room extends Emitter {
   }
 
   _rejoin() {
-    if (this.wanted) this.client.request("join", this._since()).catch(() => {});
+    if (this.wanted) this.client.request("join", this._since()).catch((error) => this.#notRejoined(error));
+  }
+
+  #notRejoined(error) {
+    // Not answered in time, or refused for now: again, on this connection.
+    // Refused for good: the room is gone. (A closed connection rejoins anew.)
+    if (REJOIN_AGAIN.has(error.code)) {
+      setTimeout(() => this.client.socket?.readyState === 1 && !this.joined && this._rejoin(), RESEND_AFTER_MS);
+    } else if (ROOM_GONE.has(error.code)) {
+      this.client._removed({ type: "removed", room: this.name, by: null, reason: error.code === "banned" ? "banned" : "removed" });
+    }
   }
 
   _joined(reply) {

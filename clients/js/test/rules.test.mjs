@@ -138,3 +138,26 @@ test("after WebSockets fail to open twice, the fallback transport", async () => 
   assert.equal(client.transport, "http");
   client.close();
 });
+
+test("a rejoin refused for now is asked again on the same connection", async () => {
+  const { client, socket } = await inRoom();
+  socket.drop();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const again = FakeSocket.made[1];
+  again.open();
+  const first = again.last("join");
+  again.reply({ type: "error", code: "unavailable", detail: "the database is away", ref: first.client_id });
+  const asked = await new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error("no second join")), 5000);
+    const poll = setInterval(() => {
+      const next = again.last("join");
+      if (next.client_id !== first.client_id) {
+        clearInterval(poll);
+        clearTimeout(deadline);
+        resolve(next);
+      }
+    }, 20);
+  });
+  assert.equal(asked.room, "lobby");
+  client.close();
+});
