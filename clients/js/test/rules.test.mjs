@@ -148,7 +148,11 @@ test("a rejoin refused for now is asked again on the same connection", async () 
   const first = again.last("join");
   again.reply({ type: "error", code: "unavailable", detail: "the database is away", ref: first.client_id });
   const asked = await new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error("no second join")), 5000);
+    const deadline = setTimeout(() => {
+      clearInterval(poll);
+      client.close();
+      reject(new Error("no second join"));
+    }, 5000);
     const poll = setInterval(() => {
       const next = again.last("join");
       if (next.client_id !== first.client_id) {
