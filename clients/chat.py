@@ -544,8 +544,14 @@ class Room(Emitter):
         async def ask():
             try:
                 await self.client.request("history", room=self.name, after=self.last_id)
-            except ChatError:
+            except ChatError as error:
+                # Unanswered, or refused for now: asked again, so that what a
+                # gap hides does not wait for the next event to show it.
                 self.repairing = False
+                if error.code in REJOIN_AGAIN:
+                    await asyncio.sleep(RESEND_AFTER_SECONDS)
+                    if self.joined and not self.repairing:
+                        self._repair()
 
         self._in_background(ask())
 

@@ -535,8 +535,14 @@ export class Room extends Emitter {
 
   #repair() {
     this.repairing = true;
-    this.client.request("history", { room: this.name, after: this.lastId })
-      .catch(() => { this.repairing = false; });
+    this.client.request("history", { room: this.name, after: this.lastId }).catch((error) => {
+      // Unanswered, or refused for now: asked again, so that what a gap
+      // hides does not wait for the next event to show it.
+      this.repairing = false;
+      if (REJOIN_AGAIN.has(error.code)) {
+        setTimeout(() => this.joined && !this.repairing && this.#repair(), RESEND_AFTER_MS);
+      }
+    });
   }
 
   /** Apply each new id once, in order; older history goes above. */

@@ -111,6 +111,29 @@ for (const [code, reason] of [[3000, "signed_out"], [4001, "invalid_name"], [100
   });
 }
 
+test("a gap repair that goes unanswered is asked again", async () => {
+  const { client, socket, room } = await inRoom();
+  room.client.requestTimeout = 30;
+  const message = (id) => ({ type: "message", room: "lobby", id, author: "bob", text: `m${id}`, ts: "t", client_id: null, edited: false, deleted: false, reactions: {} });
+  socket.reply(message(1));
+  socket.reply(message(3)); // 2 is missing
+  const first = socket.last("history");
+  const again = await new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      const next = socket.last("history");
+      if (next.client_id !== first.client_id) done(resolve, next);
+    }, 20);
+    const deadline = setTimeout(() => done(reject, new Error("asked once only")), 5000);
+    const done = (settle, value) => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      settle(value);
+    };
+  });
+  assert.equal(again.after, 1);
+  client.close();
+});
+
 test("close 1013 is retried", async () => {
   const { client, socket } = connected();
   socket.drop(1013);
