@@ -43,7 +43,10 @@ from server.extensions.http_fallback import PREFIX as FALLBACK_PREFIX  # noqa: E
 from server.extensions.http_fallback import HttpFallback  # noqa: E402
 from server.extensions.routing import PathRouter, ProtocolRouter  # noqa: E402
 from server.operations.middleware.auth import SessionAuthMiddleware  # noqa: E402
-from server.operations.middleware.host import allowed_hosts_only  # noqa: E402
+from server.operations.middleware.host import (  # noqa: E402
+    allowed_hosts_only,
+    host_check,
+)
 from server.operations.middleware.origin import (  # noqa: E402
     allowed_hosts_or_no_origin,
 )
@@ -87,7 +90,10 @@ origin_check = allowed_hosts_or_no_origin(
 websocket_application = allowed_hosts_only(origin_check)
 # The chat over server-sent events and POST, for networks that block WebSocket.
 fallback_application = HttpFallback(
-    websocket_application, FALLBACK_ROUTES, allows_origin=origin_check.allows
+    websocket_application,
+    FALLBACK_ROUTES,
+    allows_host=host_check(),
+    allows_origin=origin_check.allows,
 )
 
 

@@ -84,6 +84,7 @@ async def test_bad_posts_get_a_json_error_with_a_status(start_daphne):
             ({**good, "token": "0" * 40}, {}, 403, "bad_token"),
             (good, {"Cookie": "sessionid=someone-else"}, 403, "bad_token"),
             (good, {"Origin": "http://evil.example"}, 403, "forbidden_origin"),
+            (good, {"Host": "evil.example"}, 400, "bad_host"),
             (b"not json", {}, 400, "bad_request"),
             ({**good, "messages": [1]}, {}, 400, "bad_request"),
             (

@@ -32,7 +32,6 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.cookie import parse_cookie
-from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from server.transport import fastlane, response_stream
@@ -79,10 +78,11 @@ class HttpFallback:
     """The ASGI application for ``PREFIX``: streams for the WebSocket paths in
     ``routes`` (``/sse/<x>`` -> ``/ws/<x>``) and the send endpoint."""
 
-    def __init__(self, websocket_application, routes, *, allows_origin):
+    def __init__(self, websocket_application, routes, *, allows_host, allows_origin):
         self.websocket_application = websocket_application
         self.routes = {PREFIX + path.removeprefix("/ws/"): path for path in routes}
-        self.allows_origin = allows_origin
+        # The handshake's own checks, for the POSTs, which do not pass its stack.
+        self.allows_host, self.allows_origin = allows_host, allows_origin
         self.streams = 0  # open on this worker, against FALLBACK_MAX_STREAMS
 
     async def __call__(self, scope, receive, send):
@@ -104,8 +104,7 @@ class HttpFallback:
             self.streams -= 1
 
     async def post(self, scope, receive, send):
-        host = (last_header(scope, b"host") or b"").decode("latin1")
-        if not validate_host(split_domain_port(host)[0], allowed_hosts()):
+        if not self.allows_host(scope):
             return await answer(send, 400, "bad_host", "Host is not allowed")
         if not self.allows_origin(last_header(scope, b"origin")):
             return await answer(send, 403, "forbidden_origin", "cross-site request")
@@ -323,12 +322,6 @@ class StreamLane:
         if written is None:
             self.dropping = asyncio.ensure_future(self.stream.drop_slow())
         return written is not False
-
-
-def allowed_hosts():
-    if settings.DEBUG and not settings.ALLOWED_HOSTS:
-        return ["localhost", "127.0.0.1", "[::1]"]
-    return settings.ALLOWED_HOSTS
 
 
 class ClientGone(Exception):

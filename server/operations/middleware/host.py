@@ -14,14 +14,15 @@ from django.http.request import split_domain_port, validate_host
 from server.extensions.routing import steps_aside
 
 
-def allowed_hosts_only(application):
+def host_check():
+    """Whether a scope's Host names one of ALLOWED_HOSTS: the handshake's
+    check, and the HTTP fallback's for its POSTs."""
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         # What Django allows in DEBUG with ALLOWED_HOSTS empty.
         allowed = [".localhost", "127.0.0.1", "[::1]"]
 
-    @steps_aside
-    def check_host(scope, receive, send):
+    def allows(scope):
         host = next(
             (
                 value.decode("latin1")
@@ -31,7 +32,17 @@ def allowed_hosts_only(application):
             "",
         )
         domain, _ = split_domain_port(host)
-        if domain and validate_host(domain, allowed):
+        return bool(domain) and validate_host(domain, allowed)
+
+    return allows
+
+
+def allowed_hosts_only(application):
+    allows = host_check()
+
+    @steps_aside
+    def check_host(scope, receive, send):
+        if allows(scope):
             return application(scope, receive, send)
         return WebsocketDenier()(scope, receive, send)
 
