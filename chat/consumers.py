@@ -140,7 +140,10 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         room = self.joined(message)
         text = protocol.field(message, "text", str)
         client_id = protocol.field(message, "client_id", str, required=False)
-        stored, new = await posting.store(room, self.name, self.user, text, client_id)
+        reply_to = protocol.field(message, "reply_to", int, required=False)
+        stored, new = await posting.store(
+            room, self.name, self.user, text, client_id, reply_to
+        )
         if new:
             await self.broadcast(room.group, posting.event(stored))
         else:
@@ -199,6 +202,16 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
             "messages": messages,
             "last_id": max([last_id] + [m["id"] for m in messages]),
         }
+
+    @handles("thread")
+    async def on_thread(self, message):
+        room = self.joined(message)
+        root = protocol.field(message, "id", int)
+        after = protocol.field(message, "after", int, required=False)
+        limit = protocol.field(message, "limit", int, required=False)
+        page = settings.CHAT_HISTORY_PAGE
+        limit = page if limit is None else max(1, min(limit, page))
+        return await db(storage.thread)(room, self.user, root, after, limit)
 
     @handles("typing")
     async def on_typing(self, message):

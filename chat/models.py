@@ -104,6 +104,12 @@ class Event(models.Model):
     text = models.TextField()
     # The seq of the message an edit, deletion or reaction changes.
     target = models.BigIntegerField(null=True, blank=True)
+    # A reply's thread: the seq of the message it replies to (a reply to a
+    # reply joins the same thread). None for a message of the room itself.
+    thread = models.BigIntegerField(null=True, blank=True)
+    # A thread's root: how many live replies it has, kept with each reply
+    # stored or deleted, so that history asks for threads only where there are.
+    replies = models.PositiveIntegerField(default=0, db_default=0)
     # What else the event's wire form says (a reaction's users, a member change).
     data = models.JSONField(null=True, blank=True)
     # A message's or an edit's text as formatted HTML (chat/formatting.py),
@@ -137,14 +143,21 @@ class Event(models.Model):
                 condition=Q(kind=0, deleted=False),
                 name="chat_unread",
             ),
+            # A thread's replies in order, and its latest ones.
+            models.Index(
+                fields=["room", "thread", "seq"],
+                condition=Q(thread__isnull=False),
+                name="chat_thread",
+            ),
         ]
 
     def __str__(self):
         return f"{self.room.name}#{self.seq} {self.get_kind_display()} {self.author}"
 
-    def wire(self, room_name, reactions=None):
+    def wire(self, room_name, reactions=None, thread=None):
         """The event as the protocol sends it; a message's ``reactions``
-        (emoji -> users) are its current ones."""
+        (emoji -> users) are its current ones, and a thread root's ``thread``
+        summary (storage.threads) is its replies now."""
         wire = {
             "type": self.get_kind_display(),
             "room": room_name,
@@ -160,6 +173,8 @@ class Event(models.Model):
                 edited=self.edited,
                 deleted=self.deleted,
                 reactions=reactions or {},
+                reply_to=self.thread,
+                thread=thread,
             )
         elif self.kind == self.EDIT:
             wire.update(

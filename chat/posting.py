@@ -28,10 +28,13 @@ def check(text, client_id):
         raise ProtocolError(protocol.INVALID_FIELD, "client_id is invalid")
 
 
-async def store(room, author, user, text, client_id):
-    """The message's wire form, and whether it is new (a resend is not)."""
+async def store(room, author, user, text, client_id, reply_to=None):
+    """The message's wire form, and whether it is new (a resend is not);
+    ``reply_to`` puts it in that message's thread."""
     check(text, client_id)
-    stored, new = await written(storage.store, room, author, user, text, client_id)
+    stored, new = await written(
+        storage.store, room, author, user, text, client_id, reply_to
+    )
     message = stored.wire(room.name)
     if new:
         await send_logged(message_stored, room=room.name, message=message)

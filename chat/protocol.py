@@ -36,12 +36,13 @@ CLIENT_MESSAGES = {
     "direct": ("user", "since", "epoch"),
     "create": ("room", "private"),
     "leave": ("room",),
-    "message": ("room", "text", "client_id"),
+    "message": ("room", "text", "client_id", "reply_to"),
     "edit": ("room", "id", "text"),
     "delete": ("room", "id"),
     "react": ("room", "id", "emoji"),
     "read": ("room", "id"),
     "history": ("room", "before", "after", "limit"),
+    "thread": ("room", "id", "after", "limit"),
     "typing": ("room",),
     "rooms": (),
     "members": ("room",),
@@ -60,7 +61,7 @@ CLIENT_MESSAGES = {
 REQUEST_FIELDS = ("client_id",)
 # The replies that go to the requester alone, carrying the request's ``ref``;
 # any other request it names is answered with ``ack``.
-REPLIES = ("joined", "left", "history", "members", "rooms")
+REPLIES = ("joined", "left", "history", "thread", "members", "rooms")
 # The moderators' actions on a user, each answered with a member event.
 MEMBER_ACTIONS = ("invite", "remove", "ban", "unban", "mute", "unmute", "role")
 CLIENT_TYPES = tuple(CLIENT_MESSAGES)
@@ -92,6 +93,8 @@ SERVER_MESSAGES = {
         "edited",
         "deleted",
         "reactions",
+        "reply_to",
+        "thread",
     ),
     "edit": ("room", "id", "ts", "target", "author", "text", "html"),
     "delete": ("room", "id", "ts", "target", "by"),
@@ -102,6 +105,7 @@ SERVER_MESSAGES = {
     "invited": ("room", "by"),
     "removed": ("room", "by", "reason"),
     "history": ("room", "messages", "last_id", "ref"),
+    "thread": ("room", "id", "root", "replies", "more", "unread", "mentions", "ref"),
     "typing": ("room", "user"),
     "presence": ("room", "joined", "left"),
     "rooms": ("rooms", "direct", "start", "ref"),

@@ -14,6 +14,8 @@ a refused or rolled-back one gives its seq back.
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from . import formatting, protocol
@@ -178,12 +180,12 @@ def refusal(room, user):
 # Messages.
 
 
-def store(room, author, user, text, client_id):
+def store(room, author, user, text, client_id, reply_to=None):
     """Store a message with the room's next seq; (message, stored).
 
     ``user`` is the poster, or SYSTEM. A message whose author and client_id
     the room already has is not stored again: the stored one comes back,
-    with stored False.
+    with stored False. ``reply_to`` makes it a reply in that message's thread.
     """
     message = Event(
         room=room,
@@ -196,12 +198,14 @@ def store(room, author, user, text, client_id):
     )
     names = protocol.mentioned(text, author)
     try:
-        if connection.vendor == "postgresql" and not names:
+        if connection.vendor == "postgresql" and not names and reply_to is None:
             insert_with_next_seq(message, user)
         else:
             with transaction.atomic():
                 message.seq = take_seq(room, user)
                 if message.seq is not None:
+                    if reply_to is not None:
+                        message.thread = join_thread(room, reply_to)
                     message.save(force_insert=True)
                     mention(room, message.seq, names)
     except IntegrityError:
@@ -244,6 +248,18 @@ def insert_with_next_seq(message, user):
         )
         row = cursor.fetchone()
     message.id, message.seq = row if row is not None else (None, None)
+
+
+def join_thread(room, reply_to):
+    """The thread a reply to ``reply_to`` goes into, one reply more: that
+    message's own, or the one it is in. A deleted message's thread goes on."""
+    replied = Event.objects.filter(room=room, seq=reply_to, kind=Event.MESSAGE)
+    found = replied.values_list("thread").first()
+    if found is None:
+        raise ProtocolError(protocol.UNKNOWN_MESSAGE, "reply_to is no message here")
+    root = reply_to if found[0] is None else found[0]
+    Event.objects.filter(room=room, seq=root).update(replies=F("replies") + 1)
+    return root
 
 
 def registered(user):
@@ -302,6 +318,9 @@ def delete(room, name, user, target):
         edits.update(text="", html="")
         Mention.objects.filter(room=room, seq=target).delete()
         room.reaction_set.filter(target=target).delete()
+        if message.thread is not None:
+            root = Event.objects.filter(room=room, seq=message.thread)
+            root.update(replies=F("replies") - 1)
         return add_event(room, seq, Event.DELETE, name, user, target, "")
 
 
@@ -526,7 +545,78 @@ def wire(room, events):
         rows = room.reaction_set.filter(target__in=messages).order_by("author")
         for target, emoji, author in rows.values_list("target", "emoji", "author"):
             reactions.setdefault(target, {}).setdefault(emoji, []).append(author)
-    return [e.wire(room.name, reactions.get(e.seq)) for e in events]
+    summaries = threads(room, [e for e in events if e.replies])
+    return [
+        e.wire(room.name, reactions.get(e.seq), summaries.get(e.seq)) for e in events
+    ]
+
+
+def threads(room, roots):
+    """The thread summary of each of ``roots`` (messages with replies):
+    {seq: {replies, last_id, latest}}, ``latest`` being its newest
+    CHAT_THREAD_LATEST live replies, oldest first, as {id, author, text, ts}."""
+    if not roots:
+        return {}
+    ranked = (
+        Event.objects.filter(
+            room=room, thread__in=[r.seq for r in roots], deleted=False
+        )
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("thread"), order_by=F("seq").desc())
+        )
+        .filter(rank__lte=settings.CHAT_THREAD_LATEST)
+        .order_by("seq")
+    )
+    latest = {}
+    for reply in ranked:
+        latest.setdefault(reply.thread, []).append(
+            {
+                "id": reply.seq,
+                "author": reply.author,
+                "text": reply.text,
+                "ts": reply.wire(room.name)["ts"],
+            }
+        )
+    return {
+        root.seq: {
+            "replies": root.replies,
+            "last_id": latest[root.seq][-1]["id"] if root.seq in latest else None,
+            "latest": latest.get(root.seq, []),
+        }
+        for root in roots
+    }
+
+
+def thread(room, user, root, after, limit):
+    """The thread of message ``root``: the root, and its replies after id
+    ``after`` oldest first, up to ``limit``; whether there are more, and how
+    many of its replies ``user`` has not read and how many of those name them."""
+    found = Event.objects.filter(room=room, seq=root, kind=Event.MESSAGE).first()
+    if found is None:
+        raise ProtocolError(protocol.UNKNOWN_MESSAGE)
+    replies = Event.objects.filter(room=room, thread=root, seq__gt=after or 0)
+    page = list(replies.order_by("seq")[: limit + 1])
+    read = read_position(room, user) or 0
+    unread = Event.objects.filter(room=room, thread=root, seq__gt=read, deleted=False)
+    if user.is_authenticated:
+        unread = unread.exclude(user=user)
+    mentions = Mention.objects.filter(
+        room=room, name=user_name(user), seq__in=unread.values("seq")
+    )
+    return {
+        "type": "thread",
+        "room": room.name,
+        "id": root,
+        "root": wire(room, [found])[0],
+        "replies": wire(room, page[:limit]),
+        "more": len(page) > limit,
+        "unread": unread.count() if user.is_authenticated else None,
+        "mentions": mentions.count() if user.is_authenticated else None,
+    }
+
+
+def user_name(user):
+    return user.username if user.is_authenticated else ""
 
 
 def last_seq(room):

@@ -47,6 +47,7 @@ FINAL_CLOSES = {
 RESEND_ERRORS = {"rate_limited", "unavailable"}
 RESEND_AFTER_SECONDS = 1.0
 TYPING_EVERY_SECONDS = 2.0  # the server's CHAT_TYPING_INTERVAL
+THREAD_LATEST = 2  # the server's CHAT_THREAD_LATEST: replies a root previews
 # A rejoin refused with these is tried again; with these, the room is gone.
 REJOIN_AGAIN = {"timeout", "unavailable", "rate_limited"}
 ROOM_GONE = {"forbidden", "banned", "unknown_room"}
@@ -250,11 +251,11 @@ class ChatClient(Emitter):
         finally:
             self.pending.pop(client_id, None)
 
-    async def _post(self, room, text):
+    async def _post(self, room, fields):
         client_id = new_client_id()
         entry = _Pending(asyncio.get_running_loop().create_future(), room, True)
         self.pending[client_id] = entry
-        room.unsent[client_id] = text
+        room.unsent[client_id] = fields
         room._send_unsent(client_id)
         try:
             return await entry.future
@@ -398,7 +399,7 @@ class Room(Emitter):
         self.epoch = None
         self.items = {}  # id -> message or member event
         self.waiting = {}  # id -> event received above a gap
-        self.unsent = {}  # client_id -> text, until confirmed stored
+        self.unsent = {}  # client_id -> the message's fields, until stored
         self.online = set()
         self.seen = {}
         self.members = None
@@ -420,11 +421,29 @@ class Room(Emitter):
         """The lowest id held, or the next one holding none."""
         return self.lowest if self.lowest is not None else self.last_id + 1
 
-    async def send(self, text):
-        """Post ``text``; the stored message, once this room has applied it,
-        however many reconnects that takes. To give up, cancel it
-        (``asyncio.timeout``): it is not sent again."""
-        return await self.client._post(self, text)
+    async def send(self, text, reply_to=None):
+        """Post ``text`` (into the thread of message ``reply_to``); the stored
+        message, once this room has applied it, however many reconnects that
+        takes. To give up, cancel it (``asyncio.timeout``): it is not sent
+        again."""
+        fields = {"text": text}
+        if reply_to is not None:
+            fields["reply_to"] = reply_to
+        return await self.client._post(self, fields)
+
+    async def thread(self, id, after=None, limit=None):
+        """A page of the thread of message ``id``, oldest first (after the
+        reply ``after``); its replies are held with the room's messages."""
+        fields = {"id": id}
+        if after is not None:
+            fields["after"] = after
+        if limit is not None:
+            fields["limit"] = limit
+        return await self._ask("thread", **fields)
+
+    def replies(self, id):
+        """The replies held of the thread of message ``id``, oldest first."""
+        return [m for m in self.list() if m.get("reply_to") == id]
 
     async def edit(self, id, text):
         return await self._ask("edit", id=id, text=text)
@@ -525,14 +544,17 @@ class Room(Emitter):
         self._entered.clear()
 
     def _send_unsent(self, client_id):
-        text = self.unsent.get(client_id)
-        if text is not None and self.joined:
-            message = {"type": "message", "room": self.name, "text": text}
+        fields = self.unsent.get(client_id)
+        if fields is not None and self.joined:
+            message = {"type": "message", "room": self.name, **fields}
             self.client.send_raw({**message, "client_id": client_id})
 
     def _history(self, reply):
         self.repairing = False
         self._accept(reply["messages"], reply["last_id"])
+
+    def _thread(self, reply):
+        self._accept([reply["root"], *reply["replies"]], None)
 
     def _catch_up(self):
         if self.joined:
@@ -590,6 +612,7 @@ class Room(Emitter):
         if kind in LISTED:
             self._hold(event)
             if kind == "message":
+                self._count_reply(event, 1)
                 if event.get("client_id"):
                     self.client._settle(event["client_id"], event)
             elif event["user"] == self.client.user:
@@ -602,6 +625,8 @@ class Room(Emitter):
         if kind == "edit":
             target.update(text=event["text"], html=event.get("html", ""), edited=True)
         elif kind == "delete":
+            if not target.get("deleted"):
+                self._count_reply(target, -1)
             target.update(text="", html="", deleted=True, edited=False, reactions={})
         elif kind == "reaction":
             reactions = dict(target.get("reactions") or {})
@@ -611,6 +636,23 @@ class Room(Emitter):
                 reactions.pop(event["emoji"], None)
             target["reactions"] = reactions
         self.emit("change", {"event": event, "message": target})
+
+    def _count_reply(self, message, change):
+        """A reply arrived or was deleted: its root's summary says so."""
+        root = self.items.get(message.get("reply_to"))
+        if root is None:
+            return
+        summary = dict(root.get("thread") or {"replies": 0, "latest": []})
+        if change > 0 and (summary.get("last_id") or 0) >= message["id"]:
+            return  # the root came with a summary that counts it
+        summary["replies"] += change
+        latest = [r for r in summary["latest"] if r["id"] != message["id"]]
+        if change > 0:
+            latest.append({k: message[k] for k in ("id", "author", "text", "ts")})
+        summary["latest"] = latest[-THREAD_LATEST:]
+        summary["last_id"] = latest[-1]["id"] if latest else None
+        root["thread"] = summary if summary["replies"] > 0 else None
+        self.emit("change", {"event": message, "message": root})
 
     def _my_standing(self, event):
         action = event["action"]
@@ -672,6 +714,7 @@ RECEIVERS = {
     "reaction": _event,
     "member": _event,
     "history": _for_room("_history"),
+    "thread": _for_room("_thread"),
     "rooms": lambda client, message, room: client._listed(message),
     "presence": _for_room("_presence"),
     "typing": _for_room("_typing"),

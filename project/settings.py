@@ -241,6 +241,9 @@ CHAT_HISTORY_LATEST = env.integer("CHAT_HISTORY_LATEST", 50, minimum=1)
 # Most messages in one history page or one "since" answer: bounds one reply
 # (at most 100 x 4,000 characters) and one query; the client asks for more.
 CHAT_HISTORY_PAGE = env.integer("CHAT_HISTORY_PAGE", 100, minimum=1)
+# A thread's newest replies shown with its root in the room's history: a
+# preview under the message, its full list being the thread's to page.
+CHAT_THREAD_LATEST = env.integer("CHAT_THREAD_LATEST", 2, minimum=0)
 # Seconds between two typing notices a connection passes on.
 CHAT_TYPING_INTERVAL = env.integer("CHAT_TYPING_INTERVAL", 2, minimum=0)
 # Unread messages and mentions are counted per room up to this many (shown

@@ -42,6 +42,26 @@ export interface Message {
   edited: boolean;
   deleted: boolean;
   reactions: Record<string, string[]>;
+  /** A reply's thread: its root's id; null for a message of the room itself. */
+  reply_to: number | null;
+  /** A thread root's replies now; null where there are none. */
+  thread: ThreadSummary | null;
+}
+export interface ThreadSummary {
+  replies: number;
+  last_id: number | null;
+  latest: { id: number; author: string; text: string; ts: string }[];
+}
+export interface ThreadReply {
+  type: "thread";
+  room: string;
+  ref?: string;
+  id: number;
+  root: Message;
+  replies: Message[];
+  more: boolean;
+  unread: number | null;
+  mentions: number | null;
 }
 export interface MemberEvent {
   type: "member";
@@ -211,7 +231,7 @@ export class Room {
   readonly epoch: string | null;
   readonly items: Map<number, Item>;
   /** Messages not yet confirmed stored, by client_id. */
-  readonly unsent: Map<string, string>;
+  readonly unsent: Map<string, { text: string; reply_to?: number }>;
   readonly online: Set<string>;
   readonly typing: Map<string, number>;
   readonly seen: Record<string, number>;
@@ -227,7 +247,11 @@ export class Room {
   /** Messages and member events, oldest first. */
   list(): Item[];
   /** Resolves with the stored message once applied here, however many reconnects that takes. */
-  send(text: string, options?: { timeout?: number }): Promise<Message>;
+  send(text: string, options?: { timeout?: number; replyTo?: number | null }): Promise<Message>;
+  /** A page of a thread's replies, oldest first; they are held with the room's items. */
+  thread(id: number, options?: { after?: number | null; limit?: number | null }): Promise<ThreadReply>;
+  /** The replies held of the thread of message ``id``, oldest first. */
+  replies(id: number): Message[];
   edit(id: number, text: string): Promise<Ack>;
   delete(id: number): Promise<Ack>;
   react(id: number, emoji: string): Promise<Ack>;
@@ -249,8 +273,8 @@ export class Room {
 
   /** A message or member event, applied once and in order. */
   on(type: "event", listener: (item: Item) => void): Unsubscribe;
-  /** An edit, deletion or reaction applied to a message held. */
-  on(type: "change", listener: (change: { event: Change; message: Message }) => void): Unsubscribe;
+  /** An edit, deletion or reaction applied to a message held, or a reply that changed its root's thread. */
+  on(type: "change", listener: (change: { event: Change | Message; message: Message }) => void): Unsubscribe;
   /** Older history placed above what was held. */
   on(type: "older", listener: (room: Room) => void): Unsubscribe;
   /** The room's history was replaced: drop what was drawn of it. */

@@ -202,7 +202,7 @@ export class ChatClient extends Emitter {
 
   /** A message kept until stored: sent now if connected, and again after
    * every reconnect until the server confirms it. */
-  _post(room, text, clientId, timeout) {
+  _post(room, fields, clientId, timeout) {
     return new Promise((resolve, reject) => {
       const timer = timeout ? setTimeout(() => {
         this.pending.delete(clientId);
@@ -210,7 +210,7 @@ export class ChatClient extends Emitter {
         reject(new ChatError("timeout", `not confirmed in ${timeout} ms`, clientId));
       }, timeout) : null;
       this.pending.set(clientId, { resolve, reject, timer, resend: true, room });
-      room.unsent.set(clientId, text);
+      room.unsent.set(clientId, fields);
       if (room.joined) room._sendUnsent(clientId);
     });
   }
@@ -378,6 +378,7 @@ const RECEIVERS = {
   reaction: event,
   member: event,
   history: (client, message, room) => room?._history(message),
+  thread: (client, message, room) => room?._thread(message),
   rooms: (client, message) => client._listed(message),
   presence: (client, message, room) => room?._presence(message),
   typing: (client, message, room) => room?._typing(message),
@@ -414,7 +415,7 @@ export class Room extends Emitter {
     this.epoch = null;
     this.items = new Map(); // id -> message or member event, as shown
     this.waiting = new Map(); // id -> event received above a gap
-    this.unsent = new Map(); // client_id -> text, until confirmed stored
+    this.unsent = new Map(); // client_id -> the message's fields, until confirmed stored
     this.online = new Set();
     this.typing = new Map(); // user -> when they last said so (ms)
     this.seen = {}; // in a direct room: the other person's read position
@@ -432,10 +433,26 @@ export class Room extends Emitter {
     return [...this.items.keys()].sort((a, b) => a - b).map((id) => this.items.get(id));
   }
 
-  /** Post ``text``; resolves with the stored message once this room has
-   * applied it, however many reconnects that takes. */
-  send(text, { timeout = 0 } = {}) {
-    return this.client._post(this, text, newClientId(), timeout);
+  /** Post ``text`` (a reply in the thread of message ``replyTo``); resolves
+   * with the stored message once this room has applied it, however many
+   * reconnects that takes. */
+  send(text, { timeout = 0, replyTo = null } = {}) {
+    const fields = replyTo === null ? { text } : { text, reply_to: replyTo };
+    return this.client._post(this, fields, newClientId(), timeout);
+  }
+
+  /** A page of the thread of message ``id``, oldest first, after the reply
+   * ``after``; its replies are held with the room's messages. */
+  thread(id, { after = null, limit = null } = {}) {
+    const fields = { id };
+    if (after !== null) fields.after = after;
+    if (limit !== null) fields.limit = limit;
+    return this.#ask("thread", fields);
+  }
+
+  /** The replies held of the thread of message ``id``, oldest first. */
+  replies(id) {
+    return this.list().filter((item) => item.reply_to === id);
   }
 
   edit(id, text) { return this.#ask("edit", { id, text }); }
@@ -518,15 +535,19 @@ export class Room extends Emitter {
   }
 
   _sendUnsent(clientId) {
-    const text = this.unsent.get(clientId);
-    if (text !== undefined && this.joined) {
-      this.client._sendRaw({ type: "message", room: this.name, text, client_id: clientId });
+    const fields = this.unsent.get(clientId);
+    if (fields !== undefined && this.joined) {
+      this.client._sendRaw({ type: "message", room: this.name, ...fields, client_id: clientId });
     }
   }
 
   _history(reply) {
     this.repairing = false;
     this._accept(reply.messages, reply.last_id);
+  }
+
+  _thread(reply) {
+    this._accept([reply.root, ...reply.replies], null);
   }
 
   _catchUp() {
@@ -578,6 +599,7 @@ export class Room extends Emitter {
     if (LISTED.has(event.type)) {
       this.#hold(event);
       if (event.type === "message") {
+        this.#countReply(event, 1);
         this.client._confirmed(event);
         this.client._counted(this, event);
       } else this.#member(event);
@@ -586,6 +608,7 @@ export class Room extends Emitter {
     const target = this.items.get(event.target);
     if (!target) return; // a change to a message older than this room holds
     if (event.type === "edit") Object.assign(target, { text: event.text, html: event.html, edited: true });
+    if (event.type === "delete" && !target.deleted) this.#countReply(target, -1);
     if (event.type === "delete") Object.assign(target, { text: "", html: "", deleted: true, edited: false, reactions: {} });
     if (event.type === "reaction") {
       const reactions = { ...target.reactions };
@@ -594,6 +617,21 @@ export class Room extends Emitter {
       target.reactions = reactions;
     }
     this.emit("change", { event, message: target });
+  }
+
+  #countReply(message, change) {
+    // A reply arrived or was deleted: its root's summary says so.
+    const root = this.items.get(message.reply_to);
+    if (!root) return;
+    const summary = { ...(root.thread || { replies: 0, last_id: null, latest: [] }) };
+    if (change > 0 && (summary.last_id ?? 0) >= message.id) return; // counted in the root's summary
+    summary.replies += change;
+    let latest = summary.latest.filter((reply) => reply.id !== message.id);
+    if (change > 0) latest.push({ id: message.id, author: message.author, text: message.text, ts: message.ts });
+    summary.latest = latest = latest.slice(-THREAD_LATEST);
+    summary.last_id = latest.length ? latest[latest.length - 1].id : null;
+    root.thread = summary.replies > 0 ? summary : null;
+    this.emit("change", { event: message, message: root });
   }
 
   #hold(event) {
@@ -639,4 +677,5 @@ export class Room extends Emitter {
   }
 }
 
+const THREAD_LATEST = 2; // the server's CHAT_THREAD_LATEST: replies a root previews
 const LISTED = new Set(["message", "member"]); // the events a room lists; the rest change them
