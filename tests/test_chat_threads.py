@@ -134,7 +134,8 @@ async def test_a_reply_to_no_message_is_refused_and_takes_no_id(workers, room):
 
 
 async def test_a_thread_counts_what_its_reader_has_not_read(workers, sessions, room):
-    (ann_name, ann_session), (ben_name, ben_session) = sessions["ann"], sessions["ben"]
+    ann_name, ann_session = sessions["ann"]
+    ben_session = sessions["ben"][1]
     async with (
         chat(workers[0], session=ann_session) as ann,
         chat(workers[1], session=ben_session) as ben,
