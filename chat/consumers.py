@@ -31,7 +31,7 @@ from server.extensions.layers import OUTAGES
 from server.extensions.limits import Rate
 from server.extensions.signals import send_logged
 
-from . import posting, protocol, storage
+from . import posting, protocol, search, storage
 from .presence import presence_for, user_group
 from .protocol import ProtocolError
 from .signals import member_joined, member_left
@@ -212,6 +212,20 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         page = settings.CHAT_HISTORY_PAGE
         limit = page if limit is None else max(1, min(limit, page))
         return await db(storage.thread)(room, self.user, root, after, limit)
+
+    @handles("search")
+    async def on_search(self, message):
+        query = protocol.field(message, "query", str)
+        if len(query) > settings.CHAT_SEARCH_MAX_LENGTH:
+            raise ProtocolError(
+                protocol.TEXT_TOO_LONG,
+                f"a search is at most {settings.CHAT_SEARCH_MAX_LENGTH} characters",
+            )
+        cursor = protocol.field(message, "cursor", int, required=False)
+        limit = protocol.field(message, "limit", int, required=False)
+        page = settings.CHAT_SEARCH_PAGE
+        limit = page if limit is None else max(1, min(limit, page))
+        return await db(search.search)(self.user, query, cursor, limit)
 
     @handles("typing")
     async def on_typing(self, message):

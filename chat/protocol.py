@@ -43,6 +43,7 @@ CLIENT_MESSAGES = {
     "read": ("room", "id"),
     "history": ("room", "before", "after", "limit"),
     "thread": ("room", "id", "after", "limit"),
+    "search": ("query", "cursor", "limit"),
     "typing": ("room",),
     "rooms": (),
     "members": ("room",),
@@ -61,7 +62,7 @@ CLIENT_MESSAGES = {
 REQUEST_FIELDS = ("client_id",)
 # The replies that go to the requester alone, carrying the request's ``ref``;
 # any other request it names is answered with ``ack``.
-REPLIES = ("joined", "left", "history", "thread", "members", "rooms")
+REPLIES = ("joined", "left", "history", "thread", "search", "members", "rooms")
 # The moderators' actions on a user, each answered with a member event.
 MEMBER_ACTIONS = ("invite", "remove", "ban", "unban", "mute", "unmute", "role")
 CLIENT_TYPES = tuple(CLIENT_MESSAGES)
@@ -106,6 +107,7 @@ SERVER_MESSAGES = {
     "removed": ("room", "by", "reason"),
     "history": ("room", "messages", "last_id", "ref"),
     "thread": ("room", "id", "root", "replies", "more", "unread", "mentions", "ref"),
+    "search": ("query", "results", "next", "ref"),
     "typing": ("room", "user"),
     "presence": ("room", "joined", "left"),
     "rooms": ("rooms", "direct", "start", "ref"),

@@ -317,6 +317,16 @@ class ChatClient(Emitter):
     async def refresh_rooms(self):
         return await self.request("rooms")
 
+    async def search(self, query, cursor=None, limit=None):
+        """Messages matching ``query`` in the rooms this user may read, newest
+        first; the reply's ``next`` is the ``cursor`` of the following page."""
+        fields = {"query": query}
+        if cursor is not None:
+            fields["cursor"] = cursor
+        if limit is not None:
+            fields["limit"] = limit
+        return await self.request("search", **fields)
+
     def room(self, name):
         """The Room of ``name``, made (not joined) if new: listen before joining."""
         if name not in self.rooms:
@@ -728,6 +738,7 @@ RECEIVERS = {
     ),
     "restored": lambda client, message, room: client._restored(message),
     "left": _settled_by_ref,
+    "search": _settled_by_ref,
     "ack": _settled_by_ref,
     "error": _settled_by_ref,
 }

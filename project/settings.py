@@ -244,6 +244,12 @@ CHAT_HISTORY_PAGE = env.integer("CHAT_HISTORY_PAGE", 100, minimum=1)
 # A thread's newest replies shown with its root in the room's history: a
 # preview under the message, its full list being the thread's to page.
 CHAT_THREAD_LATEST = env.integer("CHAT_THREAD_LATEST", 2, minimum=0)
+# Results in one search page (newest first; the client asks for the next):
+# a screenful, and one index scan's worth of rows to rank and highlight.
+CHAT_SEARCH_PAGE = env.integer("CHAT_SEARCH_PAGE", 20, minimum=1)
+# Characters in one search query: a few words and filters. A longer one is
+# refused (text_too_long) rather than planned as a query of hundreds of terms.
+CHAT_SEARCH_MAX_LENGTH = env.integer("CHAT_SEARCH_MAX_LENGTH", 200, minimum=1)
 # Seconds between two typing notices a connection passes on.
 CHAT_TYPING_INTERVAL = env.integer("CHAT_TYPING_INTERVAL", 2, minimum=0)
 # Unread messages and mentions are counted per room up to this many (shown

@@ -63,6 +63,24 @@ export interface ThreadReply {
   unread: number | null;
   mentions: number | null;
 }
+export interface SearchResult {
+  room: string;
+  id: number;
+  author: string;
+  ts: string;
+  text: string;
+  reply_to: number | null;
+  /** The text escaped, its matches in <mark>: safe to insert as it is. */
+  highlight: string;
+}
+export interface SearchReply {
+  type: "search";
+  ref?: string;
+  query: string;
+  results: SearchResult[];
+  /** The cursor of the next page, or null. */
+  next: number | null;
+}
 export interface MemberEvent {
   type: "member";
   room: string;
@@ -207,6 +225,8 @@ export class ChatClient {
   create(name: string, options?: { private?: boolean }): Promise<Room>;
   leave(name: string): Promise<void>;
   refreshRooms(): Promise<RoomsReply>;
+  /** Messages matching ``query`` in the rooms this user may read, newest first. */
+  search(query: string, options?: { cursor?: number | null; limit?: number | null }): Promise<SearchReply>;
   /** Any request of the protocol, answered by its reply or ack. */
   /** The Room of ``name``, made (not joined) if new: listen to it before joining. */
   room(name: string): Room;

@@ -276,6 +276,15 @@ export class ChatClient extends Emitter {
     return this.request("rooms");
   }
 
+  /** Messages of the rooms this user may read that match ``query``, newest
+   * first; the reply's ``next`` is the ``cursor`` of the following page. */
+  search(query, { cursor = null, limit = null } = {}) {
+    const fields = { query };
+    if (cursor !== null) fields.cursor = cursor;
+    if (limit !== null) fields.limit = limit;
+    return this.request("search", fields);
+  }
+
   #entered(reply) {
     return this.room(reply.room); // made and filled by its joined reply
   }
@@ -396,6 +405,7 @@ const RECEIVERS = {
   },
   notice: (client, message) => client.emit("notice", message),
   left() {}, // settled by its ref
+  search() {}, // likewise
   ack() {}, // likewise
   error() {}, // matched to its request before this table
 };
