@@ -30,6 +30,7 @@ from bench.connections import measure_connections
 from bench.failover import measure_failover
 from bench.fallback import measure_fallback
 from bench.publish import measure_publish
+from bench.search import measure_search
 from bench.storm import measure_storm
 from bench.unread import measure_unread
 from harness.rounds import medians
@@ -49,6 +50,7 @@ MODES = (
     "cluster-transport",
     "storm",
     "unread",
+    "search",
 )
 
 
@@ -89,6 +91,12 @@ class Plan:
         self.unread_rooms_total = 200 if quick else 2000
         self.unread_reader_rooms = 100 if quick else 200
         self.unread_asks = 20 if quick else 200
+        # The search mode: stored messages over how many rooms, how many of
+        # them the reader sees, and how many searches it asks.
+        self.search_messages = 20_000 if quick else 1_000_000
+        self.search_rooms_total = 200 if quick else 2000
+        self.search_reader_rooms = 100 if quick else 200
+        self.search_asks = 25 if quick else 500
 
 
 def baselines():
@@ -346,6 +354,7 @@ MEASURES = {
     "cluster-transport": measure_cluster_transport,
     "storm": measure_storm,
     "unread": measure_unread,
+    "search": measure_search,
 }
 
 

@@ -291,6 +291,27 @@ def unread_table(rows):
     return markdown(headers, lines)
 
 
+def search_table(rows):
+    lines = [
+        [
+            row["target"],
+            f"{row['stored_events']:,}",
+            row["results"],
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            row["asks"],
+        ]
+        for row in rows
+    ]
+    headers = ["server, query", "stored messages", "results", "p50 ms", "p99 ms"]
+    table = markdown(headers + ["asks"], lines)
+    planned = next((row for row in rows if row.get("plan")), None)
+    if planned is None:
+        return table
+    plan = "\n".join("    " + line for line in planned["plan"])
+    return f"{table}\n\nThe plan of the slowest ({planned['plan_of']}):\n\n{plan}"
+
+
 def publish_table(rows):
     sync = next((row for row in rows if row["target"].startswith("sync")), None)
     api = next((row for row in rows if row["target"].startswith("HTTP")), None)
@@ -469,6 +490,11 @@ def table(document):
         parts += [
             "\n## Unread counts: rooms, for one user over a large history",
             unread_table(results["unread"]),
+        ]
+    if "search" in results:
+        parts += [
+            "\n## Search: one user in many rooms over a large history",
+            search_table(results["search"]),
         ]
     if "cluster-transport" in results:
         parts += [
