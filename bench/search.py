@@ -50,7 +50,8 @@ word = (
     "((CAST(s.i AS BIGINT) * %s + r.id * 7919) %% 10007) / 10007.0, 2)) AS INTEGER)"
 )
 text = " || ' ' || ".join(word for _ in range({per_message}))
-primes = [104729, 1299709, 15485863, 179424673, 2038074743, 982451653, 32452843, 49979687]
+primes = [104729, 1299709, 15485863, 179424673, 2038074743, 982451653,
+          32452843, 49979687]
 with transaction.atomic(), connection.cursor() as cursor:
     cursor.execute(
         series + f" INSERT INTO {{Room._meta.db_table}}"
@@ -72,7 +73,8 @@ Membership.objects.bulk_create(Membership(room=room, user=reader) for room in be
 if connection.vendor == "postgresql":
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-print(json.dumps({{"reader": reader.username, "prefix": prefix, "stored": Event.objects.count()}}))
+made = {{"reader": reader.username, "prefix": prefix}}
+print(json.dumps(made | {{"stored": Event.objects.count()}}))
 """
 
 PLAN = """
@@ -82,13 +84,18 @@ from django.db import connection
 from chat import search
 captured = []
 reader = get_user_model().objects.get(username={reader!r})
-with connection.execute_wrapper(lambda run, sql, params, many, context: captured.append((sql, params)) or run(sql, params, many, context)):
+def capture(run, sql, params, many, context):
+    captured.append((sql, params))
+    return run(sql, params, many, context)
+with connection.execute_wrapper(capture):
     search.search(reader, {query!r}, None, 20)
 sql, params = captured[-1]
 postgres = connection.vendor == "postgresql"
 with connection.cursor() as cursor:
-    cursor.execute(("EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN ") + sql, params)
-    print(json.dumps([row[0] if postgres else row[-1] for row in cursor.fetchall()]))
+    explain = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+    cursor.execute(explain + sql, params)
+    lines = [row[0] if postgres else row[-1] for row in cursor.fetchall()]
+    print(json.dumps(lines))
 """
 
 

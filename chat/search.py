@@ -3,8 +3,9 @@
 A query is words and "quoted phrases", with the filters ``from:name``,
 ``in:room``, ``before:YYYY-MM-DD`` and ``after:YYYY-MM-DD``. On PostgreSQL
 the words go to full-text search (``websearch_to_tsquery``, English
-stemming) over the GIN index of migration 0006, which covers live messages
-only: an edit replaces the text it indexes, and a deletion empties it. On
+stemming) over the stored ``search_vector`` column of migration 0006 and
+its GIN index of live messages: an edit replaces the text it is made from,
+and a deletion empties it. On
 SQLite each word and phrase is a case-insensitive substring match, with no
 stemming (documented in docs/chat-protocol.md).
 
@@ -17,9 +18,14 @@ with the matches in ``<mark>``.
 import re
 from datetime import UTC, datetime, time
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVector
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchVectorField,
+)
 from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 
 from . import protocol
@@ -57,7 +63,7 @@ def search(user, query, cursor, limit):
         terms = " ".join(f'"{w}"' if " " in w else w for w in words)
         wanted = SearchQuery(terms, search_type="websearch", config=CONFIG)
         found = found.annotate(
-            document=SearchVector("text", config=CONFIG),
+            document=RawSQL("chat_event.search_vector", [], SearchVectorField()),
             marked=SearchHeadline(
                 "text",
                 wanted,
