@@ -84,6 +84,21 @@ class Post(Schema):
     )
 
 
+class LatestReply(Schema):
+    id: int
+    author: str
+    text: str
+    ts: str
+
+
+class ThreadSummary(Schema):
+    """A thread root's replies now (docs/chat-protocol.md, Threads)."""
+
+    replies: int
+    last_id: int | None
+    latest: list[LatestReply]
+
+
 class Message(Schema):
     """A message as posted: its edits, deletion and reactions come later, as
     events of their own (docs/chat-protocol.md)."""
@@ -99,6 +114,8 @@ class Message(Schema):
     edited: bool = False
     deleted: bool = False
     reactions: dict[str, list[str]] = {}
+    reply_to: int | None = None  # a reply's thread root
+    thread: ThreadSummary | None = None
 
 
 class Event(Schema):
@@ -117,6 +134,8 @@ class Event(Schema):
     edited: bool | None = None
     deleted: bool | None = None
     reactions: dict[str, list[str]] | None = None
+    reply_to: int | None = None
+    thread: ThreadSummary | None = None
     target: int | None = None
     by: str | None = None
     emoji: str | None = None

@@ -21,6 +21,7 @@ let me = app.dataset.user || localStorage.getItem("chat-name") || "";
 let current = null; // the room on screen, or being joined to be
 let drawn = null; // the room whose messages the list holds
 let readTimer = null;
+let panel = null; // what the side panel shows: { kind: "thread", room, root } or { kind: "search", query, next }
 const firstUnread = new Map(); // room name -> the id the "new messages" line is above
 
 const client = new ChatClient(() => {
@@ -89,12 +90,16 @@ function watch(room) {
   });
   room.on("event", (event) => {
     if (event.type === "member") memberChanged(room, event);
+    if (inThread(room, event)) appendThreadItem(room, event);
     if (onScreen()) {
-      appendItem(room, event);
+      if (!event.reply_to) appendItem(room, event);
       markReadSoon();
     }
   });
-  room.on("change", ({ message }) => onScreen() && rerender(room, message));
+  room.on("change", ({ message }) => {
+    if (inThread(room, message)) rerenderThread(room, message);
+    if (onScreen()) rerender(room, message);
+  });
   room.on("older", () => onScreen() && show(room.name));
   room.on("presence", () => onScreen() && renderOnline(room));
   room.on("typing", () => {
@@ -173,7 +178,7 @@ function show(name) {
   }));
   const list = $("messages");
   list.replaceChildren();
-  [...room.items.keys()].sort((a, b) => a - b).forEach((id) => appendItem(room, room.items.get(id), false));
+  room.list().filter((item) => !item.reply_to).forEach((item) => appendItem(room, item, false));
   list.scrollTop = list.scrollHeight;
   $("older").hidden = !(room.oldest > 1);
   renderComposer(room);
@@ -262,10 +267,25 @@ function fillMessage(room, item, message) {
   else if (message.html) formatted(text, message.html);
   else text.append(...withMentions(message.text));
   item.append(meta, text);
+  if (message.thread && !message.reply_to) {
+    item.append(threadSummary(room, message));
+  }
   if (!message.deleted) {
     item.append(reactionsRow(room, message));
     item.append(messageActions(room, message));
   }
+}
+
+function threadSummary(room, message) {
+  const { replies, latest } = message.thread;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "thread-summary";
+  const last = latest[latest.length - 1];
+  button.append(tag("count", `${replies} ${replies === 1 ? "reply" : "replies"}`));
+  if (last) button.append(tag("latest", `${last.author}: ${last.text}`));
+  button.onclick = () => openThread(room, message.id);
+  return button;
 }
 
 function tag(className, text) {
@@ -345,6 +365,7 @@ function messageActions(room, message) {
     }
     actions.append(picker);
   }
+  if (!message.reply_to && !room.muted) button("Reply", () => openThread(room, message.id));
   const mine = message.author === me;
   if (mine && !room.muted) button("Edit", () => startEditing(room, message));
   if (mine || moderator(room)) {
@@ -528,6 +549,130 @@ function join(name) {
   looking(); // what the join brings is on screen: not unread
   client.join(name).catch(refused);
 }
+
+// The side panel: a thread, or search results.
+
+function inThread(room, message) {
+  return panel?.kind === "thread" && panel.room === room.name
+    && (message.id === panel.root || message.reply_to === panel.root);
+}
+
+function openPanel(kind, title) {
+  $("panel").hidden = false;
+  $("panel-title").textContent = title;
+  $("thread-messages").hidden = kind !== "thread";
+  $("thread-composer").hidden = kind !== "thread";
+  $("search-results").hidden = kind !== "search";
+  $("panel-more").hidden = true;
+}
+
+async function openThread(room, root) {
+  panel = { kind: "thread", room: room.name, root };
+  openPanel("thread", "Thread");
+  $("thread-messages").replaceChildren();
+  $("thread-text").disabled = room.muted;
+  await loadThread(room, root, null);
+  $("thread-text").focus();
+}
+
+async function loadThread(room, root, after) {
+  const reply = await room.thread(root, { after }).catch(refused);
+  if (!reply || !inThread(room, { id: root })) return;
+  const list = $("thread-messages");
+  list.replaceChildren();
+  const rootItem = room.items.get(root) || reply.root;
+  list.append(messageItem(room, rootItem));
+  room.replies(root).forEach((message) => list.append(messageItem(room, message)));
+  $("panel-more").hidden = !reply.more;
+  $("panel-more").onclick = () => loadThread(room, root, reply.replies.at(-1)?.id ?? null);
+  list.scrollTop = list.scrollHeight;
+}
+
+function appendThreadItem(room, message) {
+  if (message.id === panel.root) return rerenderThread(room, message);
+  const list = $("thread-messages");
+  const after = [...list.children].slice(1).find((li) => Number(li.dataset.id) > message.id);
+  list.insertBefore(messageItem(room, message), after || null);
+  if (!after) list.scrollTop = list.scrollHeight;
+}
+
+function rerenderThread(room, message) {
+  const item = $("thread-messages").querySelector(`li[data-id="${message.id}"]`);
+  if (item) fillMessage(room, item, message);
+}
+
+async function search(query, cursor = null) {
+  if (cursor === null) {
+    panel = { kind: "search", query };
+    openPanel("search", `Search: ${query}`);
+    $("search-results").replaceChildren();
+  }
+  const reply = await client.search(query, { cursor }).catch(refused);
+  if (!reply || panel?.kind !== "search" || panel.query !== query) return;
+  for (const result of reply.results) $("search-results").append(resultItem(result));
+  if (!reply.results.length && cursor === null) {
+    const none = document.createElement("li");
+    none.className = "empty";
+    none.textContent = "Nothing found in the rooms you can read.";
+    $("search-results").append(none);
+  }
+  $("panel-more").hidden = reply.next === null;
+  $("panel-more").onclick = () => search(query, reply.next);
+}
+
+function resultItem(result) {
+  const item = document.createElement("li");
+  item.tabIndex = 0;
+  const where = document.createElement("div");
+  where.className = "where";
+  const author = document.createElement("strong");
+  author.textContent = result.author;
+  const when = new Date(result.ts).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  where.append(author, ` in ${displayName(result.room)} · ${when}${result.reply_to ? " · in a thread" : ""}`);
+  const text = document.createElement("div");
+  text.className = "text";
+  // The server escaped the text and marked the matches (chat/search.py).
+  text.innerHTML = result.highlight;
+  item.append(where, text);
+  item.onclick = () => goTo(result);
+  item.onkeydown = (event) => event.key === "Enter" && goTo(result);
+  return item;
+}
+
+async function goTo(result) {
+  join(result.room);
+  const room = client.room(result.room);
+  if (!room.joined) {
+    await new Promise((resolve) => {
+      const stop = room.on("joined", () => { stop(); resolve(); });
+    });
+  }
+  if (result.reply_to) return openThread(room, result.reply_to);
+  const item = $("messages").querySelector(`li[data-id="${result.id}"]`);
+  if (!item) return;
+  item.classList.add("found");
+  item.scrollIntoView({ block: "center" });
+  setTimeout(() => item.classList.remove("found"), 2500);
+}
+
+$("panel-close").onclick = () => {
+  panel = null;
+  $("panel").hidden = true;
+};
+
+$("search").onsubmit = (event) => {
+  event.preventDefault();
+  const query = $("search-query").value.trim();
+  if (query) search(query);
+};
+
+$("thread-composer").onsubmit = (event) => {
+  event.preventDefault();
+  const text = $("thread-text").value;
+  if (!text.trim() || panel?.kind !== "thread") return;
+  rooms.get(panel.room)?.send(text, { replyTo: panel.root }).catch(refused);
+  $("thread-text").value = "";
+};
 
 // What the person does.
 
