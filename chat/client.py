@@ -7,7 +7,8 @@ Each line typed is sent to the room; ``/quit`` (or the end of the input) leaves.
 It prints the room's history, then every message with its id, time and
 author, each change to one (edits, deletions, reactions), who joins, leaves,
 types, and what moderators do. Lines starting with ``/`` are commands
-(``/help`` lists them: edit, delete, react, read, rooms, members, and the
+(``/help`` lists them: edit, delete, react, reply, thread, search, read,
+rooms, members, and the
 moderators' invite, remove, ban, mute, mod...).
 
 It is a screen over the Python client library (clients/chat.py), which keeps
@@ -98,9 +99,7 @@ class Screen:
         time = event["ts"][11:19]
         kind = event["type"]
         if kind == "message":
-            text = "(deleted)" if event["deleted"] else event["text"]
-            edited = " (edited)" if event["edited"] else ""
-            self.show(f"[{time}] #{event['id']} <{event['author']}> {text}{edited}")
+            self.show(f"[{time}] {self.message_line(event)}")
         elif kind == "edit":
             self.show(
                 f"* #{event['target']} edited by {event['author']}: {event['text']}"
@@ -116,6 +115,29 @@ class Screen:
         elif kind == "member":
             role = f" {event['role']}" if event.get("role") else ""
             self.show(f"* {event['by']} {event['action']}{role}: {event['user']}")
+
+    def message_line(self, message):
+        text = "(deleted)" if message["deleted"] else message["text"]
+        edited = " (edited)" if message["edited"] else ""
+        thread = message.get("reply_to")
+        where = f" (in thread #{thread})" if thread else ""
+        summary = message.get("thread")
+        replies = f" [{summary['replies']} replies]" if summary else ""
+        return f"#{message['id']}{where} <{message['author']}> {text}{edited}{replies}"
+
+    def thread(self, reply):
+        self.show(f"* thread #{reply['id']}: {self.message_line(reply['root'])}")
+        for message in reply["replies"]:
+            self.show(f"*   {self.message_line(message)}")
+        if reply["more"]:
+            last = reply["replies"][-1]["id"]
+            self.show(f"*   (more: /thread {reply['id']} {last})")
+
+    def found(self, reply):
+        self.show(f"* search {reply['query']!r}: {len(reply['results'])} found")
+        for result in reply["results"]:
+            where = f"{result['room']} #{result['id']}"
+            self.show(f"*   {where} <{result['author']}> {result['text']}")
 
     def presence(self, change):
         for user in change["joined"]:
@@ -231,6 +253,13 @@ class Terminal:
     async def command(self, room, line):
         """A ``/command``: its request, or help."""
         word, _, rest = line[1:].strip().partition(" ")
+        number, _, text = rest.strip().partition(" ")
+        if word == "reply" and number.isdigit() and text.strip():
+            await room.send(text.strip(), reply_to=int(number))
+            return
+        if word == "search" and rest.strip():
+            self.screen.found(await self.client.search(rest.strip()))
+            return
         message = command_message(word, rest.strip(), room)
         if message is None:
             self.screen.show(COMMANDS_HELP)
@@ -240,6 +269,8 @@ class Terminal:
             self.screen.rooms(reply)
         elif word == "members":
             self.screen.members(reply)
+        elif word == "thread":
+            self.screen.thread(reply)
 
 
 # The commands, as typed: /name [arguments]. A line that starts with "//"
@@ -248,6 +279,10 @@ COMMANDS_HELP = """* commands:
 *   /edit ID TEXT       replace the text of your message ID
 *   /delete ID          delete your message (a moderator: anyone's)
 *   /react ID EMOJI     add your reaction, or take it back
+*   /reply ID TEXT      reply in the thread of message ID
+*   /thread ID [AFTER]  the thread of message ID (replies after AFTER)
+*   /search QUERY       search the rooms you may read (words, "a phrase",
+*                       from:name, in:room, before:/after:YYYY-MM-DD)
 *   /read [ID]          mark the room read up to ID (default: all you have seen)
 *   /rooms              rooms with their unread messages and mentions
 *   /members            the room's members, roles and marks
@@ -270,6 +305,9 @@ def command_message(word, rest, room):
         return {"kind": "delete", "id": target}
     if word == "react" and target and text.strip():
         return {"kind": "react", "id": target, "emoji": text.strip()}
+    if word == "thread" and target:
+        after = int(text) if text.strip().isdigit() else None
+        return {"kind": "thread", "id": target, "after": after}
     if word == "read" and (target or not rest):
         return {"kind": "read", "id": target or room.last_id or 0}
     if word in ("rooms", "members", "depart") and not rest:

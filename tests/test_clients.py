@@ -236,6 +236,16 @@ async def test_chat_client_edits_reacts_deletes_and_lists_rooms_by_command(
         alice.wait_for(f"* #{number} deleted by alice")
         alice.type("//slash is text")
         assert (await bob.next("message"))["text"] == "/slash is text"
+        alice.type(f"/reply {sent['id']} shall we thread this")
+        reply = await bob.next("message", text="shall we thread this")
+        assert reply["reply_to"] == sent["id"]
+        alice.wait_for(f"(in thread #{number}) <alice> shall we thread this")
+        alice.type(f"/thread {number}")
+        alice.wait_for(f"* thread #{number}: #{number} <alice> (deleted)")
+        alice.wait_for(f"*   #{reply['id']} (in thread #{number}) <alice> shall we")
+        alice.type("/search thread this")
+        alice.wait_for("* search 'thread this': 1 found")
+        alice.wait_for(f"*   {room} #{reply['id']} <alice> shall we thread this")
         alice.type("/rooms")
         alice.wait_for(f"* room {room}: last #")
         alice.type("/nonsense")
