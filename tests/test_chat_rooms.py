@@ -500,6 +500,8 @@ async def test_changes_travel_as_plain_json_events(workers, room):
             "edited",
             "deleted",
             "reactions",
+            "reply_to",
+            "thread",
         }
         await a.send("react", room=room, id=message["id"], emoji="👍")
         reaction = await a.next("reaction", room=room)
