@@ -186,9 +186,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         room = self.joined(message)
         before = protocol.field(message, "before", int, required=False)
         after = protocol.field(message, "after", int, required=False)
-        limit = protocol.field(message, "limit", int, required=False)
-        page = settings.CHAT_HISTORY_PAGE
-        limit = page if limit is None else max(1, min(limit, page))
+        limit = page_limit(message, settings.CHAT_HISTORY_PAGE)
         if (before is None) == (after is None):
             raise ProtocolError(protocol.INVALID_FIELD, "give one of before, after")
         last_id = await db(storage.last_seq)(room)
@@ -208,9 +206,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         room = self.joined(message)
         root = protocol.field(message, "id", int)
         after = protocol.field(message, "after", int, required=False)
-        limit = protocol.field(message, "limit", int, required=False)
-        page = settings.CHAT_HISTORY_PAGE
-        limit = page if limit is None else max(1, min(limit, page))
+        limit = page_limit(message, settings.CHAT_HISTORY_PAGE)
         return await db(storage.thread)(room, self.user, root, after, limit)
 
     @handles("search")
@@ -222,9 +218,7 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
                 f"a search is at most {settings.CHAT_SEARCH_MAX_LENGTH} characters",
             )
         cursor = protocol.field(message, "cursor", int, required=False)
-        limit = protocol.field(message, "limit", int, required=False)
-        page = settings.CHAT_SEARCH_PAGE
-        limit = page if limit is None else max(1, min(limit, page))
+        limit = page_limit(message, settings.CHAT_SEARCH_PAGE)
         return await db(search.search)(self.user, query, cursor, limit)
 
     @handles("typing")
@@ -486,6 +480,12 @@ MEMBER_TOLD = {
     "removed": "chat.removed",
     "banned": "chat.removed",
 }
+
+
+def page_limit(message, page):
+    """A request's ``limit``, kept within 1 and ``page``; ``page`` if absent."""
+    limit = protocol.field(message, "limit", int, required=False)
+    return page if limit is None else max(1, min(limit, page))
 
 
 def chat_name(user, query_string):

@@ -154,6 +154,11 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.room.name}#{self.seq} {self.get_kind_display()} {self.author}"
 
+    @property
+    def ts(self):
+        """When it happened, as the wire gives it: ISO 8601 in UTC, to the ms."""
+        return self.created.astimezone(UTC).isoformat(timespec="milliseconds")
+
     def wire(self, room_name, reactions=None, thread=None):
         """The event as the protocol sends it; a message's ``reactions``
         (emoji -> users) are its current ones, and a thread root's ``thread``
@@ -162,7 +167,7 @@ class Event(models.Model):
             "type": self.get_kind_display(),
             "room": room_name,
             "id": self.seq,
-            "ts": self.created.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "ts": self.ts,
         }
         if self.kind == self.MESSAGE:
             wire.update(

@@ -574,7 +574,7 @@ def threads(room, roots):
                 "id": reply.seq,
                 "author": reply.author,
                 "text": reply.text,
-                "ts": reply.wire(room.name)["ts"],
+                "ts": reply.ts,
             }
         )
     return {
