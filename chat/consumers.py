@@ -141,8 +141,9 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         text = protocol.field(message, "text", str)
         client_id = protocol.field(message, "client_id", str, required=False)
         reply_to = protocol.field(message, "reply_to", int, required=False)
+        files = protocol.field(message, "files", list, required=False) or []
         stored, new = await posting.store(
-            room, self.name, self.user, text, client_id, reply_to
+            room, self.name, self.user, text, client_id, reply_to, files
         )
         if new:
             await self.broadcast(room.group, posting.event(stored))

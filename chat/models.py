@@ -8,6 +8,7 @@ what came after it, and changes come with the messages."""
 
 import secrets
 from datetime import UTC
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import models
@@ -180,6 +181,7 @@ class Event(models.Model):
                 reactions=reactions or {},
                 reply_to=self.thread,
                 thread=thread,
+                files=(self.data or {}).get("files", []),
             )
         elif self.kind == self.EDIT:
             wire.update(
@@ -258,3 +260,51 @@ class ModerationAction(models.Model):
         return (
             f"{self.actor} {self.action} {self.subject or self.target} in {self.room}"
         )
+
+
+def new_upload_id():
+    return secrets.token_urlsafe(16)
+
+
+class Upload(models.Model):
+    """A file a user uploaded into a room (chat/files.py), kept with Django's
+    storage API. It belongs to its uploader alone until a message of theirs
+    refers to it (``seq``); then to whoever may read the room, until that
+    message is deleted, which deletes the file."""
+
+    # Unguessable, though a link is still checked against the room's readers.
+    id = models.CharField(primary_key=True, max_length=32, default=new_upload_id)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="uploads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    # The message that refers to it; None until one does.
+    seq = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=255)
+    # What its bytes are, whatever its name says.
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(max_length=400)
+    # An image's size, and its thumbnail.
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail = models.FileField(max_length=400, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "seq"], name="chat_upload_message")]
+
+    def __str__(self):
+        return f"{self.name} in {self.room}"
+
+    @property
+    def wire(self):
+        """The file as a message's ``files`` lists it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.content_type,
+            "size": self.size,
+            "width": self.width,
+            "height": self.height,
+            "url": f"/chat/files/{self.id}/{quote(self.name)}",
+            "thumbnail": f"/chat/thumbnails/{self.id}" if self.thumbnail else None,
+        }

@@ -15,25 +15,33 @@ from .protocol import ProtocolError
 from .signals import message_stored
 
 
-def check(text, client_id):
-    """Raise the protocol's error for a text or client_id it does not accept."""
+def check(text, client_id, files=()):
+    """Raise the protocol's error for a text, client_id or files it does not
+    accept: a message with files may have no text."""
     if len(text) > settings.CHAT_MAX_TEXT_LENGTH:
         raise ProtocolError(
             protocol.TEXT_TOO_LONG,
             f"at most {settings.CHAT_MAX_TEXT_LENGTH} characters",
         )
-    if not text.strip():
+    if not text.strip() and not files:
         raise ProtocolError(protocol.INVALID_FIELD, "text is empty")
+    if len(files) > settings.CHAT_MESSAGE_FILES:
+        raise ProtocolError(
+            protocol.INVALID_FIELD, f"at most {settings.CHAT_MESSAGE_FILES} files"
+        )
+    if not all(isinstance(f, str) and 0 < len(f) <= 32 for f in files):
+        raise ProtocolError(protocol.INVALID_FIELD, "files lists upload ids")
     if client_id is not None and not protocol.CLIENT_ID.fullmatch(client_id):
         raise ProtocolError(protocol.INVALID_FIELD, "client_id is invalid")
 
 
-async def store(room, author, user, text, client_id, reply_to=None):
+async def store(room, author, user, text, client_id, reply_to=None, files=()):
     """The message's wire form, and whether it is new (a resend is not);
-    ``reply_to`` puts it in that message's thread."""
-    check(text, client_id)
+    ``reply_to`` puts it in that message's thread, and ``files`` (upload ids)
+    are its files."""
+    check(text, client_id, files)
     stored, new = await written(
-        storage.store, room, author, user, text, client_id, reply_to
+        storage.store, room, author, user, text, client_id, reply_to, files
     )
     message = stored.wire(room.name)
     if new:

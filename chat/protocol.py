@@ -36,7 +36,7 @@ CLIENT_MESSAGES = {
     "direct": ("user", "since", "epoch"),
     "create": ("room", "private"),
     "leave": ("room",),
-    "message": ("room", "text", "client_id", "reply_to"),
+    "message": ("room", "text", "client_id", "reply_to", "files"),
     "edit": ("room", "id", "text"),
     "delete": ("room", "id"),
     "react": ("room", "id", "emoji"),
@@ -96,6 +96,7 @@ SERVER_MESSAGES = {
         "reactions",
         "reply_to",
         "thread",
+        "files",
     ),
     "edit": ("room", "id", "ts", "target", "author", "text", "html"),
     "delete": ("room", "id", "ts", "target", "by"),
@@ -159,6 +160,9 @@ MUTED = Error("muted", "you are muted in this room: you may read, not post")
 BANNED = Error("banned", "you are banned from this room")
 UNKNOWN_MESSAGE = Error("unknown_message", "no such message, or it was deleted")
 INVALID_EMOJI = Error("invalid_emoji", "a reaction is one emoji, up to 8 characters")
+UNKNOWN_FILE = Error(
+    "unknown_file", "no such upload of yours in this room, or it was sent already"
+)
 
 ERRORS = (
     BAD_JSON,
@@ -179,6 +183,7 @@ ERRORS = (
     BANNED,
     UNKNOWN_MESSAGE,
     INVALID_EMOJI,
+    UNKNOWN_FILE,
 )
 
 

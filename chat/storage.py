@@ -18,6 +18,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from . import files as uploads
 from . import formatting, protocol
 from .models import Event, Membership, Mention, ReadState, Room
 from .protocol import ProtocolError
@@ -139,6 +140,18 @@ def room_to_post_in(name, user):
     return room
 
 
+def room_to_upload_to(name, user):
+    """The room ``user`` may post a file in: one they may read and are not
+    muted in."""
+    room = existing_room(name) if isinstance(name, str) else None
+    if room is None:
+        raise ProtocolError(protocol.UNKNOWN_ROOM)
+    held = may_read(room, user)
+    if held is not None and held.muted:
+        raise ProtocolError(protocol.MUTED)
+    return room
+
+
 # Taking the room's next seq.
 
 
@@ -180,12 +193,13 @@ def refusal(room, user):
 # Messages.
 
 
-def store(room, author, user, text, client_id, reply_to=None):
+def store(room, author, user, text, client_id, reply_to=None, files=()):
     """Store a message with the room's next seq; (message, stored).
 
     ``user`` is the poster, or SYSTEM. A message whose author and client_id
     the room already has is not stored again: the stored one comes back,
-    with stored False. ``reply_to`` makes it a reply in that message's thread.
+    with stored False. ``reply_to`` makes it a reply in that message's thread;
+    ``files`` are ids of the poster's uploads (chat/files.py) it refers to.
     """
     message = Event(
         room=room,
@@ -198,7 +212,8 @@ def store(room, author, user, text, client_id, reply_to=None):
     )
     names = protocol.mentioned(text, author)
     try:
-        if connection.vendor == "postgresql" and not names and reply_to is None:
+        plain = not names and reply_to is None and not files
+        if connection.vendor == "postgresql" and plain:
             insert_with_next_seq(message, user)
         else:
             with transaction.atomic():
@@ -206,6 +221,9 @@ def store(room, author, user, text, client_id, reply_to=None):
                 if message.seq is not None:
                     if reply_to is not None:
                         message.thread = join_thread(room, reply_to)
+                    if files:
+                        attached = uploads.attach(room, user, message.seq, files)
+                        message.data = {"files": attached}
                     message.save(force_insert=True)
                     mention(room, message.seq, names)
     except IntegrityError:
@@ -311,9 +329,10 @@ def delete(room, name, user, target):
             record(room, user, "delete", message.author, target)
         elif not by_author_allowed(room, user):
             raise refusal(room, user)
-        message.text, message.html = "", ""
+        message.text, message.html, message.data = "", "", None
         message.deleted, message.edited = True, False
-        message.save(update_fields=["text", "html", "deleted", "edited"])
+        message.save(update_fields=["text", "html", "data", "deleted", "edited"])
+        uploads.remove(room, target)
         edits = Event.objects.filter(room=room, kind=Event.EDIT, target=target)
         edits.update(text="", html="")
         Mention.objects.filter(room=room, seq=target).delete()

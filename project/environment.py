@@ -3,6 +3,7 @@
 Every variable the service reads is documented, with its default, in README.md.
 """
 
+import json
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -53,3 +54,14 @@ def words(name, default):
     """A comma-separated list, blanks dropped."""
     value = os.environ.get(name, default)
     return [word.strip() for word in value.split(",") if word.strip()]
+
+
+def json_value(name, default):
+    """A JSON document (the options of a backend, say)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not JSON: {error}") from None

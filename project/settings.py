@@ -250,6 +250,26 @@ CHAT_SEARCH_PAGE = env.integer("CHAT_SEARCH_PAGE", 20, minimum=1)
 # Characters in one search query: a few words and filters. A longer one is
 # refused (text_too_long) rather than planned as a query of hundreds of terms.
 CHAT_SEARCH_MAX_LENGTH = env.integer("CHAT_SEARCH_MAX_LENGTH", 200, minimum=1)
+# Files in chat messages (chat/files.py). Bytes in one upload: a phone's
+# photo (3 to 8 MB) or a document; a video belongs in a service made for it.
+# Over it: 413 before the file is stored. nginx's client_max_body_size
+# (deploy/nginx.conf) stops bigger bodies before they reach a worker.
+CHAT_UPLOAD_MAX_BYTES = env.integer(
+    "CHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1
+)
+# What may be uploaded, as read from a file's bytes: images a browser shows,
+# PDF and plain text. Not HTML or SVG, which would run script on our origin.
+CHAT_UPLOAD_TYPES = env.words(
+    "CHAT_UPLOAD_TYPES",
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
+)
+# Pixels in one image: a 48-megapixel phone photo, with room. Decoding a
+# larger one (a "decompression bomb" of a few KB) could take gigabytes.
+CHAT_IMAGE_MAX_PIXELS = env.integer("CHAT_IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
+# Pixels on a thumbnail's longer side: a message's preview on a wide screen.
+CHAT_THUMBNAIL_SIZE = env.integer("CHAT_THUMBNAIL_SIZE", 400, minimum=16)
+# Files one message may refer to: a handful of photos at once.
+CHAT_MESSAGE_FILES = env.integer("CHAT_MESSAGE_FILES", 10, minimum=1)
 # Seconds between two typing notices a connection passes on.
 CHAT_TYPING_INTERVAL = env.integer("CHAT_TYPING_INTERVAL", 2, minimum=0)
 # Unread messages and mentions are counted per room up to this many (shown
@@ -276,9 +296,26 @@ API_RATE_BURST = env.integer("API_RATE_BURST", 400, minimum=1)
 # 4-byte UTF-8 with its JSON, or a notification, with room. Over it: 413.
 API_MAX_BODY_BYTES = env.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 
+# An upload's CSRF failure is JSON like its other refusals (chat/views.py).
+CSRF_FAILURE_VIEW = "chat.views.csrf_failure"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"
 LOGOUT_REDIRECT_URL = "chat"
+
+# Where uploaded files are kept (chat/files.py): FILE_STORAGE names a storage
+# backend (local files under MEDIA_ROOT by default) and FILE_STORAGE_OPTIONS its
+# options as JSON, so that an S3-compatible one is a setting (docs/deploy.md).
+MEDIA_ROOT = env.text("MEDIA_ROOT", str(BASE_DIR / "media"))
+STORAGES = {
+    "default": {
+        "BACKEND": env.text(
+            "FILE_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json_value("FILE_STORAGE_OPTIONS", {}),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 STATIC_URL = "static/"
 # Where collectstatic gathers the files (the Dockerfile sets it). Unset, they are
