@@ -13,11 +13,13 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import protocol
@@ -199,4 +201,24 @@ def remove(room, seq):
         return
     Upload.objects.filter(pk__in=[u.pk for u in uploads]).delete()
     names = [f.name for u in uploads for f in (u.file, u.thumbnail) if f]
-    transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+    transaction.on_commit(lambda: delete_stored(names))
+
+
+def prune_unsent():
+    """Delete the uploads no message named within CHAT_UPLOAD_UNSENT_HOURS,
+    with their bytes; how many."""
+    cutoff = timezone.now() - timedelta(hours=settings.CHAT_UPLOAD_UNSENT_HOURS)
+    count = 0
+    for upload in Upload.objects.filter(seq__isnull=True, created__lt=cutoff):
+        with transaction.atomic():
+            claimed = Upload.objects.filter(pk=upload.pk, seq__isnull=True)
+            if claimed.delete()[0]:
+                count += 1
+                names = [f.name for f in (upload.file, upload.thumbnail) if f]
+                transaction.on_commit(lambda n=names: delete_stored(n))
+    return count
+
+
+def delete_stored(names):
+    for name in names:
+        default_storage.delete(name)

@@ -268,6 +268,9 @@ CHAT_UPLOAD_TYPES = env.words(
 CHAT_IMAGE_MAX_PIXELS = env.integer("CHAT_IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
 # Pixels on a thumbnail's longer side: a message's preview on a wide screen.
 CHAT_THUMBNAIL_SIZE = env.integer("CHAT_THUMBNAIL_SIZE", 400, minimum=16)
+# Hours an upload may wait for a message to name it before chat_prune_uploads
+# deletes it: a draft left overnight survives, an abandoned one goes.
+CHAT_UPLOAD_UNSENT_HOURS = env.integer("CHAT_UPLOAD_UNSENT_HOURS", 24, minimum=1)
 # Files one message may refer to: a handful of photos at once.
 CHAT_MESSAGE_FILES = env.integer("CHAT_MESSAGE_FILES", 10, minimum=1)
 # Seconds between two typing notices a connection passes on.

@@ -6,7 +6,7 @@ import re
 
 from tests.servers import REPOSITORY
 
-READERS = {"text", "flag", "integer", "number", "words"}
+READERS = {"text", "flag", "integer", "number", "words", "json_value"}
 # Read by Python or Django themselves, not by our settings.
 NOT_OURS = {"DJANGO_SETTINGS_MODULE"}
 

@@ -4,7 +4,7 @@
 // resending, reconnecting); this file only draws and listens. Text goes into
 // the page through textContent only; the one HTML it inserts is a message's
 // html, which the server rendered and sanitised (chat/formatting.py).
-import { ChatClient, DEGRADED, OPEN, RETRYING, STOPPED } from "../clients/chat-client.js";
+import { ChatClient, DEGRADED, OPEN, RETRYING, STOPPED, uploadFile } from "../clients/chat-client.js";
 import { HttpFallbackSocket } from "../clients/http-fallback.js";
 
 const app = document.getElementById("app");
@@ -16,6 +16,7 @@ const READ_AFTER_MS = 400; // a burst of messages is marked read in one "read"
 const FALLBACK_AFTER = 2;
 const REACTIONS = ["👍", "🎉", "😄", "❤️", "👀", "✅"];
 const signedIn = Boolean(app.dataset.user);
+const MAX_UPLOAD = Number(app.dataset.maxUpload);
 
 let me = app.dataset.user || localStorage.getItem("chat-name") || "";
 let current = null; // the room on screen, or being joined to be
@@ -23,6 +24,8 @@ let drawn = null; // the room whose messages the list holds
 let readTimer = null;
 let panel = null; // what the side panel shows: { kind: "thread", room, root } or { kind: "search", query, next }
 const firstUnread = new Map(); // room name -> the id the "new messages" line is above
+// Files picked for the next message: each { id (once uploaded), name, room, item, done }.
+const attachments = [];
 
 const client = new ChatClient(() => {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -114,6 +117,7 @@ function watch(room) {
 function memberChanged(room, event) {
   if (current !== room.name) return;
   renderComposer(room);
+  renderAttachments();
   renderOnline(room);
   if (event.user === me) showMembership(room);
   else if (room.members) room.loadMembers().catch(() => {});
@@ -267,6 +271,7 @@ function fillMessage(room, item, message) {
   else if (message.html) formatted(text, message.html);
   else text.append(...withMentions(message.text));
   item.append(meta, text);
+  if (message.files?.length) item.append(filesOf(message));
   if (message.thread && !message.reply_to) {
     item.append(threadSummary(room, message));
   }
@@ -274,6 +279,42 @@ function fillMessage(room, item, message) {
     item.append(reactionsRow(room, message));
     item.append(messageActions(room, message));
   }
+}
+
+function filesOf(message) {
+  // Images as their thumbnails, linked to the whole; other files as downloads.
+  const box = document.createElement("div");
+  box.className = "files";
+  for (const file of message.files) {
+    const link = document.createElement("a");
+    link.href = file.url;
+    if (file.thumbnail) {
+      link.className = "image";
+      link.target = "_blank";
+      link.rel = "noopener";
+      const image = document.createElement("img");
+      image.src = file.thumbnail;
+      image.alt = file.name;
+      image.loading = "lazy";
+      const scale = Math.min(1, 200 / Math.max(file.width, file.height));
+      image.width = Math.round(file.width * scale);
+      image.height = Math.round(file.height * scale);
+      link.append(image);
+    } else {
+      link.className = "file";
+      link.download = file.name;
+      const kind = file.type === "application/pdf" ? "pdf" : "txt";
+      link.append(tag(`kind ${kind}`, kind.toUpperCase()), tag("name", file.name), tag("size", bytes(file.size)));
+    }
+    box.append(link);
+  }
+  return box;
+}
+
+function bytes(size) {
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(0)} KB`;
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function threadSummary(room, message) {
@@ -679,11 +720,114 @@ $("thread-composer").onsubmit = (event) => {
 $("composer").onsubmit = (event) => {
   event.preventDefault();
   const text = $("text").value;
-  if (!text.trim() || !current) return;
+  const ready = attachments.filter((a) => a.room === current && a.id);
+  if ((!text.trim() && !ready.length) || !current) return;
+  if (attachments.some((a) => a.room === current && !a.done)) {
+    showError("Wait for the files to finish uploading.");
+    return;
+  }
   // Kept and sent again by the library until the server says it is stored.
-  rooms.get(current)?.send(text).catch(refused);
+  rooms.get(current)?.send(text, { files: ready.map((a) => a.id) }).catch(refused);
+  for (const sent of ready) dropAttachment(sent);
   $("text").value = "";
 };
+
+// Files: picked, dropped or pasted, each uploaded at once with its progress,
+// and named by the next message sent.
+
+function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+  return found ? found.slice("csrftoken=".length) : "";
+}
+
+function attach(files) {
+  if (!signedIn) return showError("Log in to send files.");
+  if (!current) return;
+  for (const file of files) {
+    const entry = { id: null, name: file.name || "pasted image", room: current, done: false };
+    entry.item = attachmentItem(entry);
+    attachments.push(entry);
+    if (file.size > MAX_UPLOAD) {
+      failed(entry, `larger than ${bytes(MAX_UPLOAD)}`);
+      continue;
+    }
+    uploadFile(current, file, {
+      csrfToken: csrfToken(),
+      name: entry.name,
+      onProgress: (sent, total) => entry.item.querySelector("progress").value = total ? sent / total : 0,
+    }).then((stored) => {
+      entry.id = stored.id;
+      entry.done = true;
+      entry.item.classList.add("done");
+      entry.item.querySelector("progress").value = 1;
+    }, (error) => failed(entry, error.detail || error.message));
+  }
+  renderAttachments();
+}
+
+function attachmentItem(entry) {
+  const item = document.createElement("li");
+  item.className = "attachment";
+  const progress = document.createElement("progress");
+  progress.max = 1;
+  progress.value = 0;
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "tool";
+  remove.textContent = "✕";
+  remove.setAttribute("aria-label", `Remove ${entry.name}`);
+  remove.onclick = () => dropAttachment(entry);
+  item.append(tag("name", entry.name), progress, remove);
+  return item;
+}
+
+function failed(entry, why) {
+  entry.done = true;
+  entry.item.classList.add("failed");
+  entry.item.querySelector("progress").remove();
+  entry.item.insertBefore(tag("why", why), entry.item.lastChild);
+}
+
+function dropAttachment(entry) {
+  attachments.splice(attachments.indexOf(entry), 1);
+  renderAttachments();
+}
+
+function renderAttachments() {
+  const shown = attachments.filter((a) => a.room === current);
+  $("attachments").replaceChildren(...shown.map((a) => a.item));
+  $("attachments").hidden = !shown.length;
+}
+
+if ($("file-input")) {
+  $("file-input").onchange = () => {
+    attach([...$("file-input").files]);
+    $("file-input").value = "";
+  };
+}
+
+$("text").addEventListener("paste", (event) => {
+  const pasted = [...(event.clipboardData?.files || [])];
+  if (!pasted.length) return;
+  event.preventDefault();
+  attach(pasted);
+});
+
+const main = document.querySelector("main");
+main.addEventListener("dragover", (event) => {
+  if (!signedIn || !current || !event.dataTransfer?.types.includes("Files")) return;
+  event.preventDefault();
+  $("drop-hint").hidden = false;
+});
+main.addEventListener("dragleave", (event) => {
+  if (!main.contains(event.relatedTarget)) $("drop-hint").hidden = true;
+});
+main.addEventListener("drop", (event) => {
+  $("drop-hint").hidden = true;
+  if (!event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  attach([...event.dataTransfer.files]);
+});
 
 $("text").oninput = () => rooms.get(current)?.typed();
 

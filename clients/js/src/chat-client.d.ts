@@ -46,6 +46,20 @@ export interface Message {
   reply_to: number | null;
   /** A thread root's replies now; null where there are none. */
   thread: ThreadSummary | null;
+  /** The files it refers to ([] for none). */
+  files: FileInfo[];
+}
+export interface FileInfo {
+  id: string;
+  name: string;
+  /** What its bytes are. */
+  type: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  url: string;
+  /** An image's WebP thumbnail; null for other files. */
+  thumbnail: string | null;
 }
 export interface ThreadSummary {
   replies: number;
@@ -251,7 +265,7 @@ export class Room {
   readonly epoch: string | null;
   readonly items: Map<number, Item>;
   /** Messages not yet confirmed stored, by client_id. */
-  readonly unsent: Map<string, { text: string; reply_to?: number }>;
+  readonly unsent: Map<string, { text: string; reply_to?: number; files?: string[] }>;
   readonly online: Set<string>;
   readonly typing: Map<string, number>;
   readonly seen: Record<string, number>;
@@ -267,7 +281,7 @@ export class Room {
   /** Messages and member events, oldest first. */
   list(): Item[];
   /** Resolves with the stored message once applied here, however many reconnects that takes. */
-  send(text: string, options?: { timeout?: number; replyTo?: number | null }): Promise<Message>;
+  send(text: string, options?: { timeout?: number; replyTo?: number | null; files?: string[] }): Promise<Message>;
   /** A page of a thread's replies, oldest first; they are held with the room's items. */
   thread(id: number, options?: { after?: number | null; limit?: number | null }): Promise<ThreadReply>;
   /** The replies held of the thread of message ``id``, oldest first. */
@@ -306,3 +320,16 @@ export class Room {
   on(type: "members", listener: (members: Member[]) => void): Unsubscribe;
   on(type: "seen", listener: (seen: Record<string, number>) => void): Unsubscribe;
 }
+
+/** Upload a file into a room for a message to name (POST /chat/files). */
+export function uploadFile(
+  room: string,
+  file: Blob,
+  options: {
+    base?: string;
+    csrfToken: string;
+    headers?: Record<string, string>;
+    onProgress?: ((sent: number, total: number) => void) | null;
+    name?: string | null;
+  },
+): Promise<FileInfo>;

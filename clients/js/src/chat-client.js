@@ -67,6 +67,49 @@ function newClientId() {
   return `c-${Date.now().toString(36)}-${requestCount}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** Upload ``file`` (a Blob or File) into ``room`` for a message to name by
+ * its id: POST /chat/files as the signed-in user whose session cookie the
+ * request carries, with Django's CSRF token (the csrftoken cookie's value).
+ * Resolves with the file as a message lists it; rejects with a ChatError of
+ * the answer's code (file_too_large, type_not_allowed...). In a browser,
+ * ``onProgress(sent, total)`` follows the upload (XMLHttpRequest); elsewhere
+ * it goes by fetch, with ``headers`` (a Cookie) added. */
+export function uploadFile(room, file, { base = "", csrfToken, headers = {}, onProgress = null, name = null } = {}) {
+  const form = new FormData();
+  form.append("room", room);
+  form.append("file", file, name ?? file.name ?? "file");
+  const url = `${base}/chat/files`;
+  const answered = (status, body) => {
+    let answer;
+    try {
+      answer = JSON.parse(body);
+    } catch {
+      answer = { error: `http_${status}`, detail: body.slice(0, 200) };
+    }
+    if (status === 201) return answer;
+    throw new ChatError(answer.error, answer.detail);
+  };
+  if (typeof XMLHttpRequest === "undefined") {
+    return fetch(url, { method: "POST", body: form, headers: { ...headers, "X-CSRFToken": csrfToken } })
+      .then(async (response) => answered(response.status, await response.text()));
+  }
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", url);
+    request.setRequestHeader("X-CSRFToken", csrfToken);
+    if (onProgress) request.upload.onprogress = (event) => onProgress(event.loaded, event.total);
+    request.onload = () => {
+      try {
+        resolve(answered(request.status, request.responseText));
+      } catch (error) {
+        reject(error);
+      }
+    };
+    request.onerror = () => reject(new ChatError("disconnected", "the upload did not reach the server"));
+    request.send(form);
+  });
+}
+
 export class ChatClient extends Emitter {
   /**
    * @param url the endpoint, a list to try in turn, or a function of the
@@ -443,11 +486,13 @@ export class Room extends Emitter {
     return [...this.items.keys()].sort((a, b) => a - b).map((id) => this.items.get(id));
   }
 
-  /** Post ``text`` (a reply in the thread of message ``replyTo``); resolves
-   * with the stored message once this room has applied it, however many
-   * reconnects that takes. */
-  send(text, { timeout = 0, replyTo = null } = {}) {
-    const fields = replyTo === null ? { text } : { text, reply_to: replyTo };
+  /** Post ``text`` (a reply in the thread of message ``replyTo``, with the
+   * uploads ``files``: ids from ``uploadFile``); resolves with the stored
+   * message once this room has applied it, however many reconnects that takes. */
+  send(text, { timeout = 0, replyTo = null, files = [] } = {}) {
+    const fields = { text };
+    if (replyTo !== null) fields.reply_to = replyTo;
+    if (files.length) fields.files = [...files];
     return this.client._post(this, fields, newClientId(), timeout);
   }
 
