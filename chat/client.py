@@ -7,7 +7,7 @@ Each line typed is sent to the room; ``/quit`` (or the end of the input) leaves.
 It prints the room's history, then every message with its id, time and
 author, each change to one (edits, deletions, reactions), who joins, leaves,
 types, and what moderators do. Lines starting with ``/`` are commands
-(``/help`` lists them: edit, delete, react, reply, thread, search, read,
+(``/help`` lists them: edit, delete, react, reply, thread, upload, search, read,
 rooms, members, and the
 moderators' invite, remove, ban, mute, mod...).
 
@@ -20,10 +20,11 @@ with the same ``client_id``, which the server stores once.
 
 import argparse
 import asyncio
+import os
 import sys
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from clients.chat import RETRYING, STOPPED, ChatClient, ChatError
+from clients.chat import RETRYING, STOPPED, ChatClient, ChatError, upload
 from server.operations.terminal import read_lines
 
 # At the end of the input, how long to wait for the lines still unconfirmed.
@@ -53,8 +54,9 @@ def endpoint(options):
 class Screen:
     """Prints what the library applies to one room, a line each."""
 
-    def __init__(self, client, room_name, out):
+    def __init__(self, client, room_name, out, base=""):
         self.client, self.room_name, self.out = client, room_name, out
+        self.base = base  # the service's http(s)://host:port, before a file's path
         self.joined_once = False
         client.on("state", self.state)
         client.on("read", self.read)
@@ -123,7 +125,13 @@ class Screen:
         where = f" (in thread #{thread})" if thread else ""
         summary = message.get("thread")
         replies = f" [{summary['replies']} replies]" if summary else ""
-        return f"#{message['id']}{where} <{message['author']}> {text}{edited}{replies}"
+        files = "".join(
+            f"\n    [file {f['name']}, {f['type']}, {f['size']} bytes:"
+            f" {self.base}{f['url']}]"
+            for f in message.get("files") or ()
+        )
+        line = f"#{message['id']}{where} <{message['author']}> {text}{edited}{replies}"
+        return line + files
 
     def thread(self, reply):
         self.show(f"* thread #{reply['id']}: {self.message_line(reply['root'])}")
@@ -191,7 +199,9 @@ class Terminal:
             [("Cookie", f"sessionid={options.session}")] if options.session else []
         )
         self.client = ChatClient(endpoint(options), user=options.name, headers=headers)
-        self.screen = Screen(self.client, options.room, out)
+        self.base = http_base(options.url)
+        self.session = options.session
+        self.screen = Screen(self.client, options.room, out, self.base)
         self.room_name = options.room
         self.stream = stream or sys.stdin.buffer
         self.sending = set()  # lines not yet confirmed stored
@@ -260,6 +270,9 @@ class Terminal:
         if word == "search" and rest.strip():
             self.screen.found(await self.client.search(rest.strip()))
             return
+        if word == "upload" and number:
+            await self.upload(room, number, text.strip())
+            return
         message = command_message(word, rest.strip(), room)
         if message is None:
             self.screen.show(COMMANDS_HELP)
@@ -272,6 +285,32 @@ class Terminal:
         elif word == "thread":
             self.screen.thread(reply)
 
+    async def upload(self, room, path, text):
+        """``/upload PATH [TEXT]``: the file, then a message naming it."""
+        if not self.session:
+            self.screen.show("* log in (--session) to send files")
+            return
+        try:
+            data = await asyncio.to_thread(read_file, path)
+        except OSError as error:
+            self.screen.show(f"! cannot read {path}: {error.strerror}")
+            return
+        self.screen.show(f"* uploading {path} ({len(data)} bytes)")
+        name = os.path.basename(path)
+        stored = await upload(self.base, self.session, room.name, name, data)
+        await room.send(text, files=[stored["id"]])
+
+
+def read_file(path):
+    with open(os.path.expanduser(path), "rb") as file:
+        return file.read()
+
+
+def http_base(ws_url):
+    """The service's HTTP origin, from its WebSocket endpoint."""
+    scheme, netloc, *_ = urlsplit(ws_url)
+    return urlunsplit(("https" if scheme == "wss" else "http", netloc, "", "", ""))
+
 
 # The commands, as typed: /name [arguments]. A line that starts with "//"
 # is sent as a message starting with "/".
@@ -281,6 +320,7 @@ COMMANDS_HELP = """* commands:
 *   /react ID EMOJI     add your reaction, or take it back
 *   /reply ID TEXT      reply in the thread of message ID
 *   /thread ID [AFTER]  the thread of message ID (replies after AFTER)
+*   /upload PATH [TEXT] send a file (signed in), with TEXT
 *   /search QUERY       search the rooms you may read (words, "a phrase",
 *                       from:name, in:room, before:/after:YYYY-MM-DD)
 *   /read [ID]          mark the room read up to ID (default: all you have seen)

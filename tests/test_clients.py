@@ -253,3 +253,32 @@ async def test_chat_client_edits_reacts_deletes_and_lists_rooms_by_command(
         alice.type("/read")
         alice.wait_for("! login_required")
         assert alice.finish() == 0
+
+
+async def test_chat_client_uploads_a_file_with_a_message(
+    start_daphne, room, server_database_url, tmp_path
+):
+    server = start_daphne(MEDIA_ROOT=str(tmp_path / "media"))
+    name = f"cli{uuid.uuid4().hex[:6]}"
+    session = await asyncio.to_thread(registered_user, server_database_url, name)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("ship on Friday\n")
+    async with chat(server, name="bob") as bob:
+        await bob.join(room)
+        dave = ChatProcess(server.port, room, session=session)
+        dave.wait_for(f"* joined {room}")
+        dave.type(f"/upload {notes} the release notes")
+        sent = await bob.next("message", text="the release notes")
+        [file] = sent["files"]
+        assert (file["name"], file["type"], file["size"]) == (
+            "notes.txt",
+            "text/plain",
+            15,
+        )
+        shown = dave.wait_for(
+            f"[file notes.txt, text/plain, 15 bytes: http://127.0.0.1:{server.port}/chat/files/"
+        )
+        assert shown.endswith(f"{file['url']}]")
+        dave.type(f"/upload {tmp_path / 'missing.png'}")
+        dave.wait_for("! cannot read")
+        assert dave.finish() == 0
