@@ -123,6 +123,15 @@ class ChatConsumer(DeclaredHandlers, LeanWebsocketConsumer):
         await self.leave(room)
         return {"type": "left", "room": room.name}
 
+    @handles("notifications")
+    async def on_notifications(self, message):
+        """Whether to be emailed when away: set it (``email``), or ask."""
+        if not self.user.is_authenticated:
+            raise ProtocolError(protocol.LOGIN_REQUIRED)
+        email = protocol.field(message, "email", bool, required=False)
+        chosen = await db(storage.email_when_away)(self.user, email)
+        return {"type": "notifications", "email": chosen}
+
     @handles("rooms")
     async def on_rooms(self, message):
         rooms = await db(storage.rooms_of)(self.user)

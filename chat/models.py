@@ -308,3 +308,65 @@ class Upload(models.Model):
             "url": f"/chat/files/{self.id}/{quote(self.name)}",
             "thumbnail": f"/chat/thumbnails/{self.id}" if self.thumbnail else None,
         }
+
+
+class Preferences(models.Model):
+    """What a user chose for the chat: whether to be emailed when away."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="chat_preferences",
+    )
+    email_when_away = models.BooleanField(default=True)
+
+
+class AwayNotification(models.Model):
+    """A mention or direct message for a user who had no connection when it
+    arrived (chat/away.py): emailed by the notifier once ``due``, with the
+    others the user has waiting, unless they read it first.
+
+    ``state`` moves one way: pending, then sending (committed before the email
+    goes to the SMTP server), then sent. A notifier that stops mid-send leaves
+    rows sending; once their lease is over they become unconfirmed and are
+    never sent again, so an email may be lost to a crash but never doubled."""
+
+    PENDING, SENDING, SENT, DROPPED, UNCONFIRMED = (
+        "pending",
+        "sending",
+        "sent",
+        "dropped",
+        "unconfirmed",
+    )
+    MENTION, DIRECT = "mention", "direct"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+    seq = models.BigIntegerField()
+    reason = models.CharField(max_length=8)
+    due = models.DateTimeField()
+    state = models.CharField(max_length=12, default=PENDING)
+    # When a notifier took it to send, and the email's Message-ID.
+    claimed = models.DateTimeField(null=True, blank=True)
+    email_id = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "room", "seq"], name="chat_notify_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["due"],
+                condition=Q(state="pending"),
+                name="chat_notify_due",
+            ),
+            models.Index(
+                fields=["claimed"],
+                condition=Q(state="sending"),
+                name="chat_notify_sending",
+            ),
+        ]

@@ -3,6 +3,8 @@ the application posts (realtime/publish.py): checked, stored with the room's
 next id, announced with ``message_stored``. Broadcasting it is the caller's,
 since a consumer and a plain process reach the members differently."""
 
+import logging
+
 from channels.db import database_sync_to_async as db
 from django.conf import settings
 from django.db import DatabaseError
@@ -10,9 +12,11 @@ from django.db import DatabaseError
 from server.extensions import counters
 from server.extensions.signals import send_logged
 
-from . import protocol, storage
+from . import away, protocol, storage
 from .protocol import ProtocolError
 from .signals import message_stored
+
+logger = logging.getLogger(__name__)
 
 
 def check(text, client_id, files=()):
@@ -46,6 +50,11 @@ async def store(room, author, user, text, client_id, reply_to=None, files=()):
     message = stored.wire(room.name)
     if new:
         await send_logged(message_stored, room=room.name, message=message)
+        try:
+            await away.note(room, message)
+        except DatabaseError:
+            # The message is stored and goes out; only its email is lost.
+            logger.exception("could not note message %s for those away", message["id"])
     return message, new
 
 

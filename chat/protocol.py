@@ -46,6 +46,7 @@ CLIENT_MESSAGES = {
     "search": ("query", "cursor", "limit"),
     "typing": ("room",),
     "rooms": (),
+    "notifications": ("email",),
     "members": ("room",),
     "invite": ("room", "user"),
     "remove": ("room", "user"),
@@ -62,7 +63,16 @@ CLIENT_MESSAGES = {
 REQUEST_FIELDS = ("client_id",)
 # The replies that go to the requester alone, carrying the request's ``ref``;
 # any other request it names is answered with ``ack``.
-REPLIES = ("joined", "left", "history", "thread", "search", "members", "rooms")
+REPLIES = (
+    "joined",
+    "left",
+    "history",
+    "thread",
+    "search",
+    "members",
+    "rooms",
+    "notifications",
+)
 # The moderators' actions on a user, each answered with a member event.
 MEMBER_ACTIONS = ("invite", "remove", "ban", "unban", "mute", "unmute", "role")
 CLIENT_TYPES = tuple(CLIENT_MESSAGES)
@@ -112,6 +122,7 @@ SERVER_MESSAGES = {
     "typing": ("room", "user"),
     "presence": ("room", "joined", "left"),
     "rooms": ("rooms", "direct", "start", "ref"),
+    "notifications": ("email", "ref"),
     "ack": ("ref", "id"),
     "error": ("code", "detail", "ref"),
     "degraded": ("detail",),

@@ -8,6 +8,13 @@ chat goes on (server/extensions/signals.py's ``send_logged``).
 - ``member_joined(room, user)`` and ``member_left(room, user)``: a user's
   first connection joined the room, or their last left it (or lapsed with a
   killed worker); ``user`` is the name they chat under.
+- ``missed_messages(user_id, messages, email)``: the notifier (chat/notifier.py)
+  found mentions or direct messages that ``user_id`` missed while away and has
+  not read, CHAT_NOTIFY_DELAY after the first; ``messages`` lists them (room,
+  id, reason "mention" or "direct", author, text, ts, url), and ``email`` says
+  whether an email goes too (the user may have turned it off, or have no
+  address). Sent once per batch, in the notifier's process: a receiver can
+  add web push or another channel.
 """
 
 from django.dispatch import Signal
@@ -15,3 +22,4 @@ from django.dispatch import Signal
 message_stored = Signal()
 member_joined = Signal()
 member_left = Signal()
+missed_messages = Signal()

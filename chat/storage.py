@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from . import files as uploads
 from . import formatting, protocol
-from .models import Event, Membership, Mention, ReadState, Room
+from .models import Event, Membership, Mention, Preferences, ReadState, Room
 from .protocol import ProtocolError
 
 # The user of a message the application posts as the system: no checks.
@@ -762,3 +762,16 @@ def rooms_of(user, only=None):
         }
         for name, private, last, epoch, read, role, unread, mentions in rows
     ]
+
+
+def email_when_away(user, chosen=None):
+    """Whether ``user`` is emailed what they miss while away, after setting
+    it to ``chosen`` (None leaves it)."""
+    if chosen is not None:
+        Preferences.objects.update_or_create(
+            user=user, defaults={"email_when_away": chosen}
+        )
+        return chosen
+    found = Preferences.objects.filter(user=user)
+    chosen = found.values_list("email_when_away", flat=True).first()
+    return True if chosen is None else chosen

@@ -273,6 +273,22 @@ CHAT_THUMBNAIL_SIZE = env.integer("CHAT_THUMBNAIL_SIZE", 400, minimum=16)
 CHAT_UPLOAD_UNSENT_HOURS = env.integer("CHAT_UPLOAD_UNSENT_HOURS", 24, minimum=1)
 # Files one message may refer to: a handful of photos at once.
 CHAT_MESSAGE_FILES = env.integer("CHAT_MESSAGE_FILES", 10, minimum=1)
+# Away notifications (chat/away.py, chat/notifier.py). Seconds between a
+# mention or direct message to someone not connected and its email: time to
+# come back and read it, in which case no email goes; what else arrives
+# meanwhile goes in the same email.
+CHAT_NOTIFY_DELAY = env.number("CHAT_NOTIFY_DELAY", 300.0, minimum=0)
+# Seconds the notifier waits between two looks for emails due: a small
+# fraction of the delay, one indexed query each.
+CHAT_NOTIFY_POLL = env.number("CHAT_NOTIFY_POLL", 5.0, minimum=0.05)
+# Seconds before an email the SMTP server refused or could not take is tried again.
+CHAT_NOTIFY_RETRY = env.number("CHAT_NOTIFY_RETRY", 60.0, minimum=0)
+# Seconds an email may be "sending" before a notifier that stopped is taken to
+# have left it: then it is unconfirmed and never sent again. Well over
+# EMAIL_TIMEOUT, so that a slow SMTP server is not mistaken for a dead notifier.
+CHAT_NOTIFY_LEASE = env.number("CHAT_NOTIFY_LEASE", 120.0, minimum=1)
+# The domain of the emails' Message-IDs.
+CHAT_NOTIFY_DOMAIN = env.text("CHAT_NOTIFY_DOMAIN", "chat.localhost")
 # Seconds between two typing notices a connection passes on.
 CHAT_TYPING_INTERVAL = env.integer("CHAT_TYPING_INTERVAL", 2, minimum=0)
 # Unread messages and mentions are counted per room up to this many (shown
@@ -301,6 +317,24 @@ API_MAX_BODY_BYTES = env.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 
 # An upload's CSRF failure is JSON like its other refusals (chat/views.py).
 CSRF_FAILURE_VIEW = "chat.views.csrf_failure"
+
+# Where people reach the service, for the links in emails.
+SITE_URL = env.text("SITE_URL", "http://localhost:8000").rstrip("/")
+# The SMTP server the notifier sends through (Django's email settings).
+EMAIL_HOST = env.text("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.text("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.text("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.flag("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.flag("EMAIL_USE_SSL", default=False)
+# Seconds one SMTP exchange may take; Django's default waits for ever.
+EMAIL_TIMEOUT = env.number("EMAIL_TIMEOUT", 30.0, minimum=1)
+DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "Chat <chat@localhost>")
+if CHAT_NOTIFY_LEASE <= EMAIL_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"CHAT_NOTIFY_LEASE ({CHAT_NOTIFY_LEASE}) must exceed EMAIL_TIMEOUT"
+        f" ({EMAIL_TIMEOUT}): a slow send would be taken for a stopped notifier"
+    )
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"

@@ -61,15 +61,16 @@ DROP = """([name, data]) => {
   const transfer = new DataTransfer();
   transfer.items.add(new File([bytes], name, { type: "image/png" }));
   const main = document.querySelector("main");
-  main.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
-  main.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  const how = { dataTransfer: transfer, bubbles: true, cancelable: true };
+  main.dispatchEvent(new DragEvent("dragover", how));
+  main.dispatchEvent(new DragEvent("drop", how));
 }"""
 PASTE = """([name, data]) => {
   const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
   const transfer = new DataTransfer();
   transfer.items.add(new File([bytes], name, { type: "image/png" }));
-  document.getElementById("text").dispatchEvent(
-    new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true }));
+  const how = { clipboardData: transfer, bubbles: true, cancelable: true };
+  document.getElementById("text").dispatchEvent(new ClipboardEvent("paste", how));
 }"""
 
 

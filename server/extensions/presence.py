@@ -8,9 +8,10 @@ every third of the TTL; a killed worker's entries lapse, and the next sweep by
 any worker with members there removes them and reports who left: within 4/3
 of the TTL. Without Redis, presence is this process's own.
 
-Two backends behind one small interface (join, leave, renew, members, sweep), as
-Centrifugo's PresenceManager has: ``LocalPresence`` for the in-memory channel
-layer and the tests, ``RedisPresence`` beside the Redis layer.
+Two backends behind one small interface (join, leave, renew, members,
+present, sweep), as Centrifugo's PresenceManager has: ``LocalPresence`` for
+the in-memory channel layer and the tests, ``RedisPresence`` beside the
+Redis layer.
 """
 
 import asyncio
@@ -98,6 +99,14 @@ return 1
 # calls, each short enough not to hold Redis up (a few milliseconds).
 RENEW_BATCH = 500
 
+# KEYS: as JOIN's. Returns how many of the user's connections are live.
+PRESENT = (
+    CLOCK
+    + """
+return redis.call('ZCOUNT', KEYS[2], now, '+inf')
+"""
+)
+
 MEMBERS = (
     CLOCK
     + """
@@ -130,6 +139,9 @@ class LocalPresence:
     async def members(self, place):
         return sorted(self.places[place])
 
+    async def present(self, place, user):
+        return bool(self.places[place].get(user))
+
     async def renew(self, place, entries):
         pass
 
@@ -153,6 +165,7 @@ class RedisPresence:
                 ("renew", RENEW),
                 ("sweep", SWEEP),
                 ("members", MEMBERS),
+                ("present", PRESENT),
             )
         }
 
@@ -193,6 +206,10 @@ class RedisPresence:
         users = await self._run("members", [self._place(place)])
         return sorted(user.decode() for user in users)
 
+    async def present(self, place, user):
+        """Whether ``user`` has a live connection in ``place``."""
+        return bool(await self._run("present", self._keys(place, user)))
+
     async def sweep(self, place):
         gone = await self._run("sweep", [self._place(place)], [self._users(place)])
         return [user.decode() for user in gone]
@@ -227,6 +244,9 @@ class Presence:
 
     async def members(self, group):
         return await self.backend.members(group)
+
+    async def present(self, group, user):
+        return await self.backend.present(group, user)
 
     async def renew(self):
         """Renew this process's entries (a heartbeat, every third of the TTL)

@@ -23,10 +23,13 @@ user_disconnected = Signal()
 async def send_logged(signal, **kwargs):
     """Send ``signal`` to its receivers in a worker thread (they may use the
     database), if it has any; log each receiver that raised."""
-    if not signal.has_listeners():
-        return
-    answers = await database_sync_to_async(signal.send_robust)(sender=None, **kwargs)
-    for receiver, answer in answers:
+    if signal.has_listeners():
+        await database_sync_to_async(send_logged_sync)(signal, **kwargs)
+
+
+def send_logged_sync(signal, **kwargs):
+    """``send_logged`` for code that is not async (a management command)."""
+    for receiver, answer in signal.send_robust(sender=None, **kwargs):
         if isinstance(answer, Exception):
             logger.error(
                 "signal receiver %s raised",
