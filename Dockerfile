@@ -16,7 +16,7 @@ ENV STATIC_ROOT=/app/staticfiles \
     PORT=8000
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0
 RUN useradd --system --uid 10001 --no-create-home echo \
-    && mkdir -p /app/var && chown echo /app/var
+    && mkdir -p /app/var /app/media && chown echo /app/var /app/media
 
 USER echo
 EXPOSE 8000

@@ -378,6 +378,12 @@ class ChatClient(Emitter):
             fields["limit"] = limit
         return await self.request("search", **fields)
 
+    async def notifications(self, email=None):
+        """Whether this user is emailed what they miss while away: sets it
+        with ``email`` (True or False), asks without; the reply."""
+        fields = {} if email is None else {"email": email}
+        return await self.request("notifications", **fields)
+
     def room(self, name):
         """The Room of ``name``, made (not joined) if new: listen before joining."""
         if name not in self.rooms:
@@ -792,6 +798,7 @@ RECEIVERS = {
     "restored": lambda client, message, room: client._restored(message),
     "left": _settled_by_ref,
     "search": _settled_by_ref,
+    "notifications": _settled_by_ref,
     "ack": _settled_by_ref,
     "error": _settled_by_ref,
 }

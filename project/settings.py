@@ -342,7 +342,7 @@ LOGOUT_REDIRECT_URL = "chat"
 
 # Where uploaded files are kept (chat/files.py): FILE_STORAGE names a storage
 # backend (local files under MEDIA_ROOT by default) and FILE_STORAGE_OPTIONS its
-# options as JSON, so that an S3-compatible one is a setting (docs/deploy.md).
+# options as JSON, so that an S3-compatible one is a setting (docs/configuration.md).
 MEDIA_ROOT = env.text("MEDIA_ROOT", str(BASE_DIR / "media"))
 STORAGES = {
     "default": {

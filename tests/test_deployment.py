@@ -54,11 +54,34 @@ def test_compose_files_follow_the_compose_specification(name):
 
 def test_compose_runs_redis_a_database_migrations_web_workers_and_a_proxy(compose):
     services = compose["services"]
-    assert set(services) == {"redis", "db", "migrate", "web", "proxy"}
+    assert set(services) == {"redis", "db", "migrate", "web", "notifier", "proxy"}
     web = services["web"]["environment"]
     assert web["REDIS_URL"].startswith("redis://redis:")
     assert web["DATABASE_URL"].startswith("postgres://")
+    shared = {"media:/app/media"}
+    assert shared <= set(services["web"]["volumes"])
+    assert shared <= set(services["notifier"]["volumes"])
+    assert web["MEDIA_ROOT"] == "/app/media"
     assert services["web"]["deploy"]["replicas"] == 2
+
+
+def test_compose_notifier_command_runs_and_stops_between_emails(compose, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'notifier.sqlite3'}"
+    env = servers.service_environment(DATABASE_URL=database_url)
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
+    subprocess.run(migrate, cwd=servers.REPOSITORY, env=env, check=True, timeout=120)
+    command = local_command(compose["services"]["notifier"]["command"])
+    notifier = subprocess.Popen(
+        command,
+        cwd=servers.REPOSITORY,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert "notifier started" in notifier.stderr.readline()
+    notifier.terminate()
+    assert notifier.wait(timeout=30) == 0, "SIGTERM (docker stop) ends it cleanly"
+    assert "notifier stopped" in notifier.stderr.read()
 
 
 def test_dockerfile_runs_as_a_user_other_than_root():

@@ -1,9 +1,12 @@
 """Several daphne workers behind one address: the launcher, and nginx in front."""
 
 import asyncio
+import getpass
 import shutil
 import signal
 import time
+import urllib.error
+import urllib.request
 
 import psutil
 import pytest
@@ -82,6 +85,9 @@ def nginx_in_front_of(tmp_path, logs_dir):
         )
         (tmp_path / "site.conf").write_text(site)
         (tmp_path / "nginx.conf").write_text(
+            # Workers as the master's user (root here, where its default
+            # "nobody" could not write the test's temporary body files).
+            f"user {getpass.getuser()};\n"
             f"pid {tmp_path}/nginx.pid;\nerror_log {logs_dir}/nginx-error.log;\n"
             "events {}\nhttp {\n"
             f"  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
@@ -146,3 +152,25 @@ def test_nginx_config_passes_the_http_fallback_unbuffered(
 
     asyncio.run(converse())
     assert all("POST /sse/send" in worker.log for worker in workers)
+
+
+def test_nginx_config_takes_an_upload_and_refuses_a_body_past_its_limit(
+    start_daphne, nginx_in_front_of, tmp_path
+):
+    worker = start_daphne(["--proxy-headers"], MEDIA_ROOT=str(tmp_path / "media"))
+    proxy = nginx_in_front_of([worker.port])
+
+    def post(size):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{proxy.port}/chat/files", data=b"x" * size, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    # Under the limit the worker answers (no CSRF token: 403); past it, nginx.
+    assert post(10 * 1024 * 1024) == 403
+    assert post(12 * 1024 * 1024) == 413
+    assert worker.log.count('"POST /chat/files"') == 1, "the larger never reached it"

@@ -241,6 +241,8 @@ export class ChatClient {
   refreshRooms(): Promise<RoomsReply>;
   /** Messages matching ``query`` in the rooms this user may read, newest first. */
   search(query: string, options?: { cursor?: number | null; limit?: number | null }): Promise<SearchReply>;
+  /** Whether this user is emailed what they miss while away: set with ``email``, or asked. */
+  notifications(email?: boolean | null): Promise<{ type: "notifications"; email: boolean; ref?: string }>;
   /** Any request of the protocol, answered by its reply or ack. */
   /** The Room of ``name``, made (not joined) if new: listen to it before joining. */
   room(name: string): Room;

@@ -328,6 +328,12 @@ export class ChatClient extends Emitter {
     return this.request("search", fields);
   }
 
+  /** Whether this user is emailed what they miss while away: sets it with
+   * ``email`` (true or false), asks without. Resolves with the reply. */
+  notifications(email = null) {
+    return this.request("notifications", email === null ? {} : { email });
+  }
+
   #entered(reply) {
     return this.room(reply.room); // made and filled by its joined reply
   }
@@ -449,6 +455,7 @@ const RECEIVERS = {
   notice: (client, message) => client.emit("notice", message),
   left() {}, // settled by its ref
   search() {}, // likewise
+  notifications() {}, // likewise
   ack() {}, // likewise
   error() {}, // matched to its request before this table
 };
