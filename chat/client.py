@@ -7,7 +7,7 @@ Each line typed is sent to the room; ``/quit`` (or the end of the input) leaves.
 It prints the room's history, then every message with its id, time and
 author, each change to one (edits, deletions, reactions), who joins, leaves,
 types, and what moderators do. Lines starting with ``/`` are commands
-(``/help`` lists them: edit, delete, react, reply, thread, upload, search, read,
+(``/help`` lists them: edit, delete, react, reply, thread, upload, notify, search, read,
 rooms, members, and the
 moderators' invite, remove, ban, mute, mod...).
 
@@ -270,6 +270,12 @@ class Terminal:
         if word == "search" and rest.strip():
             self.screen.found(await self.client.search(rest.strip()))
             return
+        if word == "notify" and rest.strip() in ("", "on", "off"):
+            chosen = {"": None, "on": True, "off": False}[rest.strip()]
+            reply = await self.client.notifications(chosen)
+            state = "on" if reply["email"] else "off"
+            self.screen.show(f"* email when away: {state}")
+            return
         if word == "upload" and number:
             await self.upload(room, number, text.strip())
             return
@@ -321,6 +327,8 @@ COMMANDS_HELP = """* commands:
 *   /reply ID TEXT      reply in the thread of message ID
 *   /thread ID [AFTER]  the thread of message ID (replies after AFTER)
 *   /upload PATH [TEXT] send a file (signed in), with TEXT
+*   /notify [on|off]    whether you are emailed mentions and direct messages
+*                       missed while away (signed in)
 *   /search QUERY       search the rooms you may read (words, "a phrase",
 *                       from:name, in:room, before:/after:YYYY-MM-DD)
 *   /read [ID]          mark the room read up to ID (default: all you have seen)

@@ -215,3 +215,35 @@ def test_reading_in_one_tab_clears_the_badge_in_another(open_as, people):
     room_button(reading, room).click()
     expect(message(reading, "news two")).to_have_count(1)
     expect(room_button(elsewhere, room).locator(".unread")).to_have_count(0)
+
+
+def test_the_away_email_choice_is_kept_and_a_link_from_an_email_opens_it(
+    open_as, people, workers
+):
+    alice, bob = names(people)
+    page = open_as(alice)
+    checkbox = page.locator("#email-away")
+    expect(checkbox).to_be_enabled()
+    expect(checkbox).to_be_checked()
+    checkbox.uncheck()
+    room = unique("linked-")
+    page.fill("#room-name", room)
+    page.click("#new-room button")
+    expect(page.locator("#room-title")).to_have_text(f"# {room}")
+    for number in range(60):
+        say(page, f"line {number}")
+    expect(message(page, "line 59")).to_be_visible()
+    first = message(page, "line 0").get_attribute("data-id")
+
+    other = open_as(bob, worker=1)
+    expect(other.locator("#email-away")).to_be_checked()
+    other.goto(
+        f"http://127.0.0.1:{workers[1].port}/chat/#room={room}&id={int(first) + 1}"
+    )
+    target = other.locator(f'#messages li[data-id="{int(first) + 1}"]')
+    expect(target).to_contain_text("line 1")
+    expect(target).to_have_class(re.compile(r"\bfound\b"))
+    expect(target).to_be_in_viewport()
+    page.reload()
+    expect(page.locator("#email-away")).to_be_enabled()
+    expect(page.locator("#email-away")).not_to_be_checked()

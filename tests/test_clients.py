@@ -281,4 +281,8 @@ async def test_chat_client_uploads_a_file_with_a_message(
         assert shown.endswith(f"{file['url']}]")
         dave.type(f"/upload {tmp_path / 'missing.png'}")
         dave.wait_for("! cannot read")
+        dave.type("/notify off")
+        dave.wait_for("* email when away: off")
+        dave.type("/notify on")
+        dave.wait_for("* email when away: on")
         assert dave.finish() == 0

@@ -61,8 +61,45 @@ client.on("state", ({ state, code, reason }) => {
 
 client.on("rooms", () => {
   renderRooms();
-  if (!current && rooms.size === 0 && client.start) join(client.start);
+  if (linked) {
+    goTo(linked);
+    linked = null;
+  } else if (!current && rooms.size === 0 && client.start) {
+    join(client.start);
+  }
 });
+
+// A link to a message (the away emails': /chat/#room=NAME&id=ID&thread=ROOT),
+// followed once the first rooms reply is in.
+let linked = fromHash(location.hash);
+window.addEventListener("hashchange", () => {
+  const target = fromHash(location.hash);
+  if (target && client.state === OPEN) goTo(target);
+});
+
+function fromHash(hash) {
+  const fields = new URLSearchParams(hash.slice(1));
+  const id = Number(fields.get("id"));
+  if (!fields.get("room") || !id) return null;
+  return { room: fields.get("room"), id, reply_to: Number(fields.get("thread")) || null };
+}
+
+if ($("email-away")) {
+  client.on("state", ({ state }) => {
+    if (state !== OPEN) return;
+    client.notifications().then((reply) => {
+      $("email-away").checked = reply.email;
+      $("email-away").disabled = false;
+    }, refused);
+  });
+  $("email-away").onchange = () => {
+    const chosen = $("email-away").checked;
+    client.notifications(chosen).catch((error) => {
+      $("email-away").checked = !chosen; // as the server still has it
+      refused(error);
+    });
+  };
+}
 client.on("notice", (notice) => showNotice(notice.text));
 client.on("error", (error) => showError(`${error.code}: ${error.detail}`));
 client.on("invited", (message) => showNotice(`${message.by} added you to ${displayName(message.room)}.`));
@@ -183,7 +220,7 @@ function show(name) {
   const list = $("messages");
   list.replaceChildren();
   room.list().filter((item) => !item.reply_to).forEach((item) => appendItem(room, item, false));
-  list.scrollTop = list.scrollHeight;
+  if (!reveal(room)) list.scrollTop = list.scrollHeight;
   $("older").hidden = !(room.oldest > 1);
   renderComposer(room);
   renderOnline(room);
@@ -681,6 +718,9 @@ function resultItem(result) {
 }
 
 async function goTo(result) {
+  const wanted = { room: result.room, id: result.id };
+  focus = wanted;
+  setTimeout(() => focus === wanted && (focus = null), FOCUS_MS);
   join(result.room);
   const room = client.room(result.room);
   if (!room.joined) {
@@ -689,11 +729,28 @@ async function goTo(result) {
     });
   }
   if (result.reply_to) return openThread(room, result.reply_to);
-  const item = $("messages").querySelector(`li[data-id="${result.id}"]`);
-  if (!item) return;
+  // Older than what the join brought: page back to it.
+  while (room.oldest > result.id && room.oldest > 1) {
+    const before = room.oldest;
+    await room.loadOlder(Math.min(100, room.oldest - result.id)).catch(refused);
+    if (room.oldest === before) break;
+  }
+  reveal(room);
+}
+
+// A message to show instead of the newest, whenever the room is drawn
+// in the next moments (a search result's, or a link's).
+let focus = null;
+const FOCUS_MS = 2500;
+
+function reveal(room) {
+  if (focus?.room !== room.name) return false;
+  const item = $("messages").querySelector(`li[data-id="${focus.id}"]`);
+  if (!item) return false;
   item.classList.add("found");
   item.scrollIntoView({ block: "center" });
-  setTimeout(() => item.classList.remove("found"), 2500);
+  setTimeout(() => item.classList.remove("found"), FOCUS_MS);
+  return true;
 }
 
 $("panel-close").onclick = () => {
