@@ -4,8 +4,10 @@ and every change counted.
 Two workers share Redis and a database (DATABASE_URL, or a fresh SQLite file)
 on loopback. For the run's length: signed-in members chat in one room, each
 sender a few actions a second: messages with a client_id (some mentioning
-another member), edits and deletions of their own messages, and reactions to
-anyone's; every member marks the room read now and then. Clients join and
+another member, some replying in a thread, some with a file uploaded over
+HTTP just before), edits and deletions of their own messages, reactions to
+anyone's, and searches for their own words; every member marks the room
+read now and then. Clients join and
 leave all the while; one member never reads; one client floods until it is
 cut off; half-way, the first worker is killed with SIGKILL and its clients
 come back on the other with ``since``, sending again what was not confirmed.
@@ -14,7 +16,10 @@ worker's memory did and what was lost. All must be 0: every stored event
 (message or change) reached every member; every message a sender sent was
 stored once; the state each member built by applying the events in order is
 the server's; and each member's unread count and mentions are what the log
-and their last read imply. The exit status is 1 if any is not.
+and their last read imply; each thread's reply count is what the log
+implies; every live message's files are served and a deleted one's are
+gone; and a search finds each live, unedited message by its word and no
+deleted or edited one. The exit status is 1 if any is not.
 """
 
 import argparse
@@ -24,12 +29,16 @@ import json
 import random
 import signal
 import sys
+import tempfile
+import urllib.error
+import urllib.request
 import uuid
 
 import websockets
 
 from bench import targets
 from chat.protocol import mentioned
+from clients.chat import ChatError, upload
 from harness import accounts
 
 ROOM = "soak"
@@ -43,6 +52,11 @@ CATCH_UP_SECONDS = 30
 EMOJI = ("👍", "🎉", "👀")
 # Of a sender's actions: the share of each kind; the rest are messages.
 EDITS, DELETES, REACTIONS, READS = 0.1, 0.05, 0.15, 0.05
+SEARCHES = 0.05
+# Of the messages: the share that reply in a thread, and that carry a file.
+REPLIES, FILES = 0.2, 0.1
+# Messages looked for by their word at the end.
+SEARCHED_AT_THE_END = 30
 UNREAD_CAP = 100  # CHAT_UNREAD_CAP's default
 
 
@@ -65,7 +79,9 @@ class Member:
         self.contiguous = 0  # every id up to this one seen
         self.asked_after = None  # the id a history request is out for
         self.joined_before = False
-        self.pending = {}  # client_id -> text
+        self.pending = {}  # client_id -> the message's fields
+        self.messages = []  # ids of messages seen (replies may go to any)
+        self.searches = {"asked": 0, "answered": 0}
         self.sent = 0
         self.reconnects = 0
         self.websocket = None
@@ -112,8 +128,8 @@ class Member:
         self.joined_before = True
 
     async def send_steadily(self, websocket, stop):
-        for client_id, text in list(self.pending.items()):
-            await self.say(websocket, client_id, text)
+        for fields in list(self.pending.values()):
+            await self.say(websocket, fields)
         while not stop.is_set():
             await asyncio.sleep(1 / SEND_PER_SECOND)
             dice = random.random()
@@ -135,14 +151,31 @@ class Member:
                 await self.send(
                     websocket, {"type": "react", "id": target, "emoji": emoji}
                 )
+            elif dice < EDITS + DELETES + REACTIONS + SEARCHES and self.sent:
+                self.searches["asked"] += 1
+                word = word_of(f"{self.name}-{random.randrange(self.sent)}")
+                await websocket.send(json.dumps({"type": "search", "query": word}))
             else:
-                client_id = f"{self.name}-{self.sent}"
-                self.sent += 1
-                text = client_id
-                if random.random() < 0.3:
-                    text += f" @{self.other()}"
-                self.pending[client_id] = text
-                await self.say(websocket, client_id, text)
+                await self.post(websocket)
+
+    async def post(self, websocket):
+        client_id = f"{self.name}-{self.sent}"
+        self.sent += 1
+        fields = {"client_id": client_id, "text": f"{client_id} {word_of(client_id)}"}
+        if random.random() < 0.3:
+            fields["text"] += f" @{self.other()}"
+        if self.messages and random.random() < REPLIES:
+            fields["reply_to"] = random.choice(self.messages)
+        if random.random() < FILES:
+            data = f"notes of {client_id}\n".encode()
+            try:
+                sent = await upload(http(self.url()), self.session, ROOM, "n.txt", data)
+            except (ChatError, OSError):
+                pass  # its worker is down: the message goes without
+            else:
+                fields["files"] = [sent["id"]]
+        self.pending[client_id] = fields
+        await self.say(websocket, fields)
 
     def other(self):
         return random.choice(self.others)
@@ -155,17 +188,14 @@ class Member:
     async def send(self, websocket, message):
         await websocket.send(json.dumps({**message, "room": ROOM}))
 
-    async def say(self, websocket, client_id, text):
-        message = {
-            "type": "message",
-            "room": ROOM,
-            "text": text,
-            "client_id": client_id,
-        }
-        await websocket.send(json.dumps(message))
+    async def say(self, websocket, fields):
+        await websocket.send(json.dumps({"type": "message", "room": ROOM, **fields}))
 
     async def take(self, websocket, reply):
         kind = reply.get("type")
+        if kind == "search":
+            self.searches["answered"] += 1
+            return
         if kind in ("joined", "history"):
             messages, newest = reply["messages"], reply["last_id"]
         elif kind in EVENTS:
@@ -177,6 +207,8 @@ class Member:
             self.events.setdefault(message["id"], message)
             if message["type"] != "message":
                 continue
+            if message["id"] not in self.messages:
+                self.messages.append(message["id"])
             self.pending.pop(message.get("client_id"), None)
             if message["author"] == self.name and message["id"] not in self.mine:
                 self.mine.append(message["id"])
@@ -199,8 +231,8 @@ class Member:
                     async with self.connect() as ws:
                         self.asked_after = None
                         await self.join(ws)
-                        for client_id, text in list(self.pending.items()):
-                            await self.say(ws, client_id, text)
+                        for fields in list(self.pending.values()):
+                            await self.say(ws, fields)
                         while self.contiguous < last_id or self.pending:
                             await self.take(ws, json.loads(await ws.recv()))
                             last_id = max(last_id, max(self.ids, default=0))
@@ -224,9 +256,19 @@ class Member:
 EVENTS = ("message", "edit", "delete", "reaction", "member")
 
 
+def word_of(client_id):
+    """A word only this message has: letters and digits, ended by "z", so that
+    neither full-text search nor a substring match finds it in another."""
+    return "w" + client_id.replace("-", "x") + "z"
+
+
+def http(ws_url):
+    return ws_url.replace("ws://", "http://", 1).split("/ws/", 1)[0]
+
+
 def build_state(events):
     """Messages after applying ``events`` in order: id -> [author, text,
-    deleted, reactions]; each change sets what it changes."""
+    deleted, reactions, reply_to, files]; each change sets what it changes."""
     state = {}
     for event in events:
         kind, target = event["type"], state.get(event.get("target"))
@@ -236,13 +278,15 @@ def build_state(events):
                 event["text"],
                 event["deleted"],
                 {emoji: sorted(users) for emoji, users in event["reactions"].items()},
+                event["reply_to"],
+                [file["url"] for file in event["files"]],
             ]
         elif target is None:
             continue
         elif kind == "edit":
             target[1] = event["text"]
         elif kind == "delete":
-            target[1], target[2], target[3] = "", True, {}
+            target[1], target[2], target[3], target[5] = "", True, {}, []
         elif kind == "reaction":
             target[3] = {**target[3], event["emoji"]: sorted(event["users"])}
             if not event["users"]:
@@ -255,7 +299,7 @@ def implied_counts(state, name, read):
     implies them, capped as the server caps them."""
     after = [
         (author, text)
-        for number, (author, text, deleted, _) in state.items()
+        for number, (author, text, deleted, *_) in state.items()
         if number > read and not deleted and author != name
     ]
     mentions = [1 for author, text in after if name in mentioned(text, author)]
@@ -264,8 +308,9 @@ def implied_counts(state, name, read):
 
 async def server_state(url, session):
     """The messages as the server holds them now (history after 0, paged):
-    each with its text, deletion and reactions as they are at the end."""
-    state, after = {}, 0
+    each with its text, deletion and reactions as they are at the end; and
+    each thread root's count of replies."""
+    state, threads, after = {}, {}, 0
     headers = {"Cookie": f"sessionid={session}"}
     async with websockets.connect(url, additional_headers=headers) as ws:
         await ws.send(json.dumps({"type": "join", "room": ROOM}))
@@ -274,11 +319,87 @@ async def server_state(url, session):
             while (reply := json.loads(await ws.recv()))["type"] != "history":
                 pass
             if not reply["messages"]:
-                return state
+                return state, threads
             # Messages come as they are now; the changes are already in them.
             messages = [m for m in reply["messages"] if m["type"] == "message"]
             state.update(build_state(messages))
+            threads.update(
+                {m["id"]: m["thread"]["replies"] for m in messages if m["thread"]}
+            )
             after = reply["messages"][-1]["id"]
+
+
+def threads_miscounted(held, threads):
+    """Roots whose reply count is not the log's: its live replies."""
+    implied = {}
+    for _, _, deleted, _, reply_to, _ in held.values():
+        if reply_to is not None and not deleted:
+            implied[reply_to] = implied.get(reply_to, 0) + 1
+    return sum(threads.get(root, 0) != implied.get(root, 0) for root in held)
+
+
+async def files_amiss(url, session, held, first_seen):
+    """Files not as they should be: a live message's not served, or a deleted
+    one's still served."""
+    live = [f for message in held.values() for f in message[5]]
+    gone = [
+        f
+        for number, event in first_seen.items()
+        if event["type"] == "message" and held.get(number, [None] * 6)[2]
+        for f in (file["url"] for file in event["files"])
+    ]
+    base, amiss = http(url), 0
+    for path, wanted in [(f, 200) for f in live] + [(f, 404) for f in gone]:
+        amiss += await asyncio.to_thread(status_of, base + path, session) != wanted
+    return amiss, len(live), len(gone)
+
+
+def status_of(address, session):
+    request = urllib.request.Request(
+        address, headers={"Cookie": f"sessionid={session}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+async def search_misses(url, session, held, first_seen):
+    """Messages a search by their word answers wrongly: a live, unedited one
+    not found (alone), or a deleted or edited one found."""
+    original = {}
+    for number, event in first_seen.items():
+        words = event["text"].split() if event["type"] == "message" else []
+        if number in held and len(words) > 1 and words[1].startswith("w"):
+            original[number] = words[1]
+    live = [
+        n
+        for n in original
+        if not held[n][2] and held[n][1].split()[1:2] == [original[n]]
+    ]
+    changed = [n for n in original if n not in live]
+    sample = random.sample(live, min(SEARCHED_AT_THE_END, len(live)))
+    sample += random.sample(changed, min(SEARCHED_AT_THE_END, len(changed)))
+    misses = 0
+    headers = {"Cookie": f"sessionid={session}"}
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        for number in sample:
+            wanted = [number] if number in live else []
+            misses += await search(ws, original[number]) != wanted
+    return misses, len(sample)
+
+
+async def search(ws, query):
+    """The ids a search finds, asked again while the rate limit refuses it."""
+    while True:
+        await ws.send(json.dumps({"type": "search", "query": query, "client_id": "q"}))
+        while (reply := json.loads(await ws.recv()))["type"] not in ("search", "error"):
+            pass
+        if reply["type"] == "search":
+            return [result["id"] for result in reply["results"]]
+        assert reply["code"] == "rate_limited", reply
+        await asyncio.sleep(1 / SEND_PER_SECOND)
 
 
 async def churn(urls, stop, counts):
@@ -326,6 +447,7 @@ async def soak(seconds):
         "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
         "DATABASE_URL": database,
         "CHAT_RATE_PER_SECOND": "10",  # the default, which the flood must meet
+        "MEDIA_ROOT": tempfile.mkdtemp(prefix="soak-media-"),
     }
     workers = [targets.ours(cores=(core,), **settings).start() for core in (0, 1)]
     urls = [worker.url_for("/ws/chat/") for worker in workers]
@@ -373,8 +495,15 @@ async def soak(seconds):
             for member in members:
                 member.urls = urls[1:]
                 await member.catch_up(last_id)
-        held = await server_state(urls[1], members[0].session)
+        held, threads = await server_state(urls[1], members[0].session)
         differing = sum(member.state() != held for member in members)
+        first_seen = members[0].events
+        files_wrong, files_live, files_gone = await files_amiss(
+            urls[1], members[0].session, held, first_seen
+        )
+        searched_wrong, searched = await search_misses(
+            urls[1], members[0].session, held, first_seen
+        )
         wrong_counts = 0
         for member in members:
             read, unread, mentions = await member.counts()
@@ -403,6 +532,18 @@ async def soak(seconds):
         "stored twice": len(sent_ids) - len(set(sent_ids)),
         "members whose state differs from the server's": differing,
         "members whose counts differ from the log's": wrong_counts,
+        "threads whose reply count differs from the log's": threads_miscounted(
+            held, threads
+        ),
+        "replies": sum(1 for message in held.values() if message[4] is not None),
+        "files served, of live messages": files_live,
+        "files gone, of deleted messages": files_gone,
+        "files not as they should be": files_wrong,
+        "searches during the run": {
+            key: sum(m.searches[key] for m in members) for key in ("asked", "answered")
+        },
+        "searched at the end": searched,
+        "search misses": searched_wrong,
         "reconnects": sum(member.reconnects for member in members),
         "worker killed at": f"{seconds / 2:.0f} s",
         **counts,
@@ -426,6 +567,9 @@ def main(argv=None):
             "stored twice",
             "members whose state differs from the server's",
             "members whose counts differ from the log's",
+            "threads whose reply count differs from the log's",
+            "files not as they should be",
+            "search misses",
         )
     ]
     return 1 if any(failed) else 0

@@ -91,6 +91,10 @@ def test_a_short_soak_loses_no_message_or_change_through_a_flood_churn_and_a_kil
     assert report["lost"] == report["unconfirmed"] == report["stored twice"] == 0
     assert report["members whose state differs from the server's"] == 0
     assert report["members whose counts differ from the log's"] == 0
+    assert report["threads whose reply count differs from the log's"] == 0
+    assert report["files not as they should be"] == report["search misses"] == 0
+    assert report["replies"] > 0 and report["files served, of live messages"] > 0
+    assert report["searched at the end"] > 0
     assert report["reads"] > 0 and sum(report["changes"].values()) > 0
     assert report["stored"] >= report["sent by senders"] > 0
     assert report["flood closed with"] == 1008 and report["flood refused"] > 0
