@@ -133,13 +133,15 @@ def cleaned_image(uploaded, kind):
     uploaded.seek(0)
     try:
         with Image.open(uploaded, formats=[IMAGES[kind]]) as image:
-            if image.width * image.height > settings.CHAT_IMAGE_MAX_PIXELS:
+            # Every frame of an animation is decoded: they count together.
+            frames = image.n_frames if kind == "image/gif" else 1
+            if image.width * image.height * frames > settings.CHAT_IMAGE_MAX_PIXELS:
                 raise Refused(
                     "image_too_large",
                     413,
-                    f"an image is at most {settings.CHAT_IMAGE_MAX_PIXELS} pixels",
+                    f"an image is at most {settings.CHAT_IMAGE_MAX_PIXELS} pixels"
+                    " (an animation's frames together)",
                 )
-            frames = image.n_frames if kind == "image/gif" else 1
             image.load()
             upright = ImageOps.exif_transpose(image) if kind != "image/gif" else image
             data = encoded(upright, kind, frames)

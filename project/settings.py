@@ -263,8 +263,9 @@ CHAT_UPLOAD_TYPES = env.words(
     "CHAT_UPLOAD_TYPES",
     "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
 )
-# Pixels in one image: a 48-megapixel phone photo, with room. Decoding a
-# larger one (a "decompression bomb" of a few KB) could take gigabytes.
+# Pixels in one image (all of an animation's frames): a 48-megapixel phone
+# photo, with room. Decoding a larger one (a "decompression bomb" of a few KB)
+# could take gigabytes.
 CHAT_IMAGE_MAX_PIXELS = env.integer("CHAT_IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
 # Pixels on a thumbnail's longer side: a message's preview on a wide screen.
 CHAT_THUMBNAIL_SIZE = env.integer("CHAT_THUMBNAIL_SIZE", 400, minimum=16)
