@@ -99,6 +99,19 @@ class ThreadSummary(Schema):
     latest: list[LatestReply]
 
 
+class FileInfo(Schema):
+    """A file a message refers to (docs/chat-protocol.md, Files and images)."""
+
+    id: str
+    name: str
+    type: str = Field(description="what its bytes are")
+    size: int
+    width: int | None
+    height: int | None
+    url: str
+    thumbnail: str | None
+
+
 class Message(Schema):
     """A message as posted: its edits, deletion and reactions come later, as
     events of their own (docs/chat-protocol.md)."""
@@ -116,6 +129,7 @@ class Message(Schema):
     reactions: dict[str, list[str]] = {}
     reply_to: int | None = None  # a reply's thread root
     thread: ThreadSummary | None = None
+    files: list[FileInfo] = []
 
 
 class Event(Schema):
@@ -136,6 +150,7 @@ class Event(Schema):
     reactions: dict[str, list[str]] | None = None
     reply_to: int | None = None
     thread: ThreadSummary | None = None
+    files: list[FileInfo] | None = None
     target: int | None = None
     by: str | None = None
     emoji: str | None = None

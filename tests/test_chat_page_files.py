@@ -121,10 +121,13 @@ def test_files_picked_dropped_and_pasted_reach_the_other_member(
     images = sent.locator(".files a.image img")
     expect(images).to_have_count(3)
     expect(sent.locator(".files a.file")).to_have_text("PDFagenda.pdf27 B")
-    for loaded in images.evaluate_all(
-        "images => images.map(image => image.complete && image.naturalWidth)"
-    ):
-        assert loaded > 0, "the thumbnail came from the other worker"
+    # Each thumbnail loads, from the worker the uploader did not use.
+    bob_page.wait_for_function(
+        """() => {
+          const shown = [...document.querySelectorAll("#messages .files img")];
+          return shown.length === 3 && shown.every((i) => i.complete && i.naturalWidth);
+        }"""
+    )
     assert images.first.get_attribute("alt") == "mockup.png"
     bob_page.screenshot(path=str(logs_dir / "chat-files-received.png"))
 

@@ -502,6 +502,7 @@ async def test_changes_travel_as_plain_json_events(workers, room):
             "reactions",
             "reply_to",
             "thread",
+            "files",
         }
         await a.send("react", room=room, id=message["id"], emoji="👍")
         reaction = await a.next("reaction", room=room)

@@ -243,8 +243,9 @@ async def test_chat_client_edits_reacts_deletes_and_lists_rooms_by_command(
         alice.type(f"/thread {number}")
         alice.wait_for(f"* thread #{number}: #{number} <alice> (deleted)")
         alice.wait_for(f"*   #{reply['id']} (in thread #{number}) <alice> shall we")
-        alice.type("/search thread this")
-        alice.wait_for("* search 'thread this': 1 found")
+        # In this room: the database outlives the run, and other runs' rooms.
+        alice.type(f"/search thread this in:{room}")
+        alice.wait_for(f"* search 'thread this in:{room}': 1 found")
         alice.wait_for(f"*   {room} #{reply['id']} <alice> shall we thread this")
         alice.type("/rooms")
         alice.wait_for(f"* room {room}: last #")

@@ -255,7 +255,8 @@ function appendItem(room, event, scroll = true) {
   // Older history goes above what is shown, in id order.
   const after = [...list.querySelectorAll("li[data-id]")].find((li) => Number(li.dataset.id) > event.id);
   list.insertBefore(item, after || null);
-  if (scroll && !after) list.scrollTop = list.scrollHeight;
+  // To the newest, unless a message asked for is being shown.
+  if (scroll && !after && focus?.room !== room.name) list.scrollTop = list.scrollHeight;
 }
 
 function memberLine(event) {
@@ -720,7 +721,6 @@ function resultItem(result) {
 async function goTo(result) {
   const wanted = { room: result.room, id: result.id };
   focus = wanted;
-  setTimeout(() => focus === wanted && (focus = null), FOCUS_MS);
   join(result.room);
   const room = client.room(result.room);
   if (!room.joined) {
@@ -728,14 +728,20 @@ async function goTo(result) {
       const stop = room.on("joined", () => { stop(); resolve(); });
     });
   }
-  if (result.reply_to) return openThread(room, result.reply_to);
+  if (result.reply_to) {
+    focus = null;
+    return openThread(room, result.reply_to);
+  }
   // Older than what the join brought: page back to it.
   while (room.oldest > result.id && room.oldest > 1) {
     const before = room.oldest;
     await room.loadOlder(Math.min(100, room.oldest - result.id)).catch(refused);
     if (room.oldest === before) break;
   }
+  // Drawn now, and again if the room is drawn in the next moments.
+  focus = wanted;
   reveal(room);
+  setTimeout(() => focus === wanted && (focus = null), FOCUS_MS);
 }
 
 // A message to show instead of the newest, whenever the room is drawn
@@ -748,7 +754,11 @@ function reveal(room) {
   const item = $("messages").querySelector(`li[data-id="${focus.id}"]`);
   if (!item) return false;
   item.classList.add("found");
-  item.scrollIntoView({ block: "center" });
+  // The list alone scrolls (scrollIntoView would move the page too, when
+  // the message is too near an end of the list to be centred in it).
+  const list = $("messages");
+  const above = item.getBoundingClientRect().top - list.getBoundingClientRect().top;
+  list.scrollTop += above - (list.clientHeight - item.offsetHeight) / 2;
   setTimeout(() => item.classList.remove("found"), FOCUS_MS);
   return true;
 }
