@@ -69,7 +69,7 @@ def search(user, query, cursor, limit):
             document=RawSQL("chat_event.search_vector", [], SearchVectorField())
         ).filter(document=wanted)
         if any(" " in w for w in words):
-            found = phrase_fenced(found)
+            found = phrase_fenced(found, limit)
         found = found.annotate(
             marked=SearchHeadline(
                 "text",
@@ -96,15 +96,15 @@ def search(user, query, cursor, limit):
     }
 
 
-def phrase_fenced(found):
-    """The matches of a query with a phrase, as the newest PHRASE_FENCE of
-    them found by the GIN index first. PostgreSQL estimates a phrase as often
-    as its words, so it would walk the newest messages backwards testing each
-    (349,000 of a million for a phrase in one message in 1,500); asked for
-    more rows than it expects, it takes them from the index and sorts them."""
-    return Event.objects.filter(
-        pk__in=found.order_by("-pk").values("pk")[:PHRASE_FENCE]
-    )
+def phrase_fenced(found, limit):
+    """The matches of a query with a phrase, asked of the GIN index first.
+    PostgreSQL estimates a phrase as often as its words, so asked for the
+    newest 21 it walks the messages backwards testing each (349,000 of a
+    million for a phrase in one message in 1,500); asked for more rows than
+    it expects, it takes them from the index and sorts them. The newest
+    PHRASE_FENCE ids come back, and the page is the first of them."""
+    newest = found.order_by("-pk").values_list("pk", flat=True)[:PHRASE_FENCE]
+    return Event.objects.filter(pk__in=list(newest)[: limit + 1])
 
 
 def parse(query):
