@@ -400,7 +400,10 @@ class ChatClient(Emitter):
         # A message's answer is the message itself, once its room applied it;
         # its ack says only that it is stored.
         entry = self.pending.get(message.get("ref"))
-        if entry is not None and not (entry.resend and message["type"] == "ack"):
+        kept = entry is not None and entry.resend and message["type"] == "ack"
+        if kept and isinstance(message.get("id"), int):
+            entry.room._stored(message["id"])
+        if entry is not None and not kept:
             self._settle(message["ref"], message)
 
     def _listed(self, message):
@@ -628,6 +631,17 @@ class Room(Emitter):
     def _catch_up(self):
         if self.joined:
             self._repair()
+
+    def _stored(self, id):
+        """A message of ours was stored as ``id``: its event should follow. If
+        it has not come a moment later (its broadcast was lost with a Redis
+        node, and no later event shows the gap), history brings it."""
+
+        def check():
+            if self.joined and self.last_id < id and not self.repairing:
+                self._repair()
+
+        asyncio.get_running_loop().call_later(RESEND_AFTER_SECONDS, check)
 
     def _repair(self):
         self.repairing = True

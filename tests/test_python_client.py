@@ -4,11 +4,13 @@ Every member applies every message once and in order; every message sent is
 confirmed once."""
 
 import asyncio
+import json
 import signal
 import uuid
 
 import pytest
 import redis
+import websockets
 
 from clients.chat import OPEN, RETRYING, ChatClient, ChatError
 from tests.conversation import (
@@ -104,3 +106,48 @@ async def test_a_request_the_server_refuses_raises_its_error_code(start_daphne):
         with pytest.raises(ChatError) as refused:
             await room.mark_read()
         assert refused.value.code == "login_required"
+
+
+async def test_a_message_acked_but_never_broadcast_is_fetched_with_history():
+    """The client's side of a broadcast lost with a Redis node: the test plays
+    the server, acking the message and sending nothing else until asked."""
+    asked = []
+
+    async def server(websocket):
+        async for text in websocket:
+            request = json.loads(text)
+            if request["type"] == "rooms":
+                continue
+            if request["type"] == "join":
+                reply = {
+                    "type": "joined", "room": "lobby", "ref": request["client_id"],
+                    "members": [], "messages": [], "last_id": 0, "epoch": "e1",
+                    "reset": False, "private": False, "role": None, "muted": False,
+                    "read": None, "seen": {},
+                }  # fmt: skip
+            elif request["type"] == "message":
+                stored = {
+                    "type": "message", "room": "lobby", "id": 1, "author": "ann",
+                    "text": request["text"], "html": "", "ts": "t",
+                    "client_id": request["client_id"], "edited": False,
+                    "deleted": False, "reactions": {}, "reply_to": None,
+                    "thread": None, "files": [],
+                }  # fmt: skip
+                reply = {"type": "ack", "ref": request["client_id"], "id": 1}
+            else:
+                asked.append(request)
+                reply = {
+                    "type": "history", "room": "lobby", "ref": request["client_id"],
+                    "messages": [stored], "last_id": 1,
+                }  # fmt: skip
+            await websocket.send(json.dumps(reply))
+
+    async with websockets.serve(server, "127.0.0.1", 0) as played:
+        port = played.sockets[0].getsockname()[1]
+        async with ChatClient(f"ws://127.0.0.1:{port}/ws/chat/", user="ann") as client:
+            await client.wait_for(OPEN)
+            room = await client.join("lobby")
+            async with asyncio.timeout(10):
+                message = await room.send("hello")
+    assert message["id"] == 1
+    assert [(r["type"], r["after"]) for r in asked] == [("history", 0)]

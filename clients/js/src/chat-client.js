@@ -354,6 +354,7 @@ export class ChatClient extends Emitter {
     // A message's answer is the message itself, once its room applied it
     // (_confirmed); its ack says only that it is stored.
     const kept = message.type === "ack" && this.pending.get(message.ref)?.resend;
+    if (kept && Number.isInteger(message.id)) this.pending.get(message.ref).room._stored(message.id);
     if (message.ref !== undefined && !kept) this.#settle(message.ref, "resolve", message);
   }
 
@@ -614,6 +615,15 @@ export class Room extends Emitter {
 
   _catchUp() {
     if (this.joined) this.#repair();
+  }
+
+  /** A message of ours was stored as ``id``: its event should follow. If it
+   * has not come a moment later (its broadcast was lost with a Redis node,
+   * and no later event shows the gap), history brings it. */
+  _stored(id) {
+    setTimeout(() => {
+      if (this.joined && this.lastId < id && !this.repairing) this.#repair();
+    }, RESEND_AFTER_MS);
   }
 
   #repair() {

@@ -134,6 +134,28 @@ test("a gap repair that goes unanswered is asked again", async () => {
   client.close();
 });
 
+test("a message acked but never broadcast is fetched with history", async () => {
+  const { client, socket, room } = await inRoom();
+  const sending = room.send("hello");
+  const sent = socket.last("message");
+  // Stored as 1, but its broadcast was lost (a Redis node died with it).
+  socket.reply({ type: "ack", ref: sent.client_id, id: 1 });
+  const asked = await new Promise((resolve, reject) => {
+    const poll = setInterval(() => socket.last("history") && done(resolve, socket.last("history")), 20);
+    const deadline = setTimeout(() => done(reject, new Error("history never asked")), 5000);
+    const done = (settle, value) => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      settle(value);
+    };
+  });
+  assert.equal(asked.after, 0);
+  const stored = { type: "message", room: "lobby", id: 1, author: "ann", text: "hello", ts: "t", client_id: sent.client_id, edited: false, deleted: false, reactions: {} };
+  socket.reply({ type: "history", room: "lobby", ref: asked.client_id, messages: [stored], last_id: 1 });
+  assert.equal((await sending).id, 1);
+  client.close();
+});
+
 test("close 1013 is retried", async () => {
   const { client, socket } = connected();
   socket.drop(1013);
