@@ -13,24 +13,14 @@ from tests.browser import launch
 
 
 def pytest_collection_modifyitems(config, items):
-    """With two passes (scripts/test, when a PostgreSQL pass runs beside the
-    SQLite one), each ``once`` test runs in one of them: the PostgreSQL pass
-    (ONCE_ELSEWHERE) leaves those marked ``sqlite_pass`` to the other, and
-    the SQLite pass (ONCE_LATER) leaves it every other."""
-    if os.environ.get("ONCE_LATER"):
-        elsewhere = pytest.mark.skip(
-            reason="scripts/test runs it in the PostgreSQL pass"
-        )
-        for item in items:
-            if item.get_closest_marker("once") and not item.get_closest_marker(
-                "sqlite_pass"
-            ):
-                item.add_marker(elsewhere)
-    elif os.environ.get("ONCE_ELSEWHERE"):
-        elsewhere = pytest.mark.skip(reason="scripts/test runs it in the SQLite pass")
-        for item in items:
-            if item.get_closest_marker("sqlite_pass"):
-                item.add_marker(elsewhere)
+    """With ONCE_LATER set (scripts/test's first pass, when a PostgreSQL pass
+    follows), tests marked ``once`` are left to that pass."""
+    if not os.environ.get("ONCE_LATER"):
+        return
+    later = pytest.mark.skip(reason="scripts/test runs it in the PostgreSQL pass")
+    for item in items:
+        if item.get_closest_marker("once"):
+            item.add_marker(later)
 
 
 @pytest.fixture(scope="session")

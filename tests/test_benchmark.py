@@ -10,11 +10,10 @@ import pytest
 from harness.rounds import medians
 from tests import servers
 
-# Minutes of processes started and measured, none about the database engine:
-# the SQLite pass of scripts/test runs them, beside the longer PostgreSQL one.
-pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.sqlite_pass]
+pytestmark = pytest.mark.server
 
 
+@pytest.mark.once
 @pytest.mark.timeout(300)
 def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     result = subprocess.run(
@@ -78,6 +77,7 @@ def test_rounds_are_merged_into_medians_per_server_and_size():
     ]
 
 
+@pytest.mark.once
 def test_a_short_soak_loses_no_message_or_change_through_a_flood_churn_and_a_kill():
     result = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--seconds", "10"],
