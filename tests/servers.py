@@ -36,6 +36,28 @@ def start_daphne(
     return start(args, port, Path(log_dir) / f"daphne-{port}.log", env=env)
 
 
+# ASGI servers besides daphne that run the application as it is (docs/transport.md,
+# "Other ASGI servers"): the command each is started with.
+OTHER_SERVERS = {
+    "granian": lambda port, app: [
+        str(Path(sys.executable).with_name("granian")),
+        "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", app,
+    ],
+    "uvicorn": lambda port, app: [
+        str(Path(sys.executable).with_name("uvicorn")),
+        "--host", "127.0.0.1", "--port", str(port), app,
+    ],
+}  # fmt: skip
+
+
+def start_other_server(kind, log_dir, env, application="project.asgi:application"):
+    """``kind`` (granian or uvicorn) serving the application on a free port."""
+    port = free_port()
+    args = OTHER_SERVERS[kind](port, application)
+    return start(args, port, Path(log_dir) / f"{kind}-{port}.log", env=env)
+
+
 def refused_start(env):
     """The lines daphne printed when it refused to start with ``env``; fails
     if it started, or printed a traceback."""
