@@ -1,8 +1,8 @@
 """python -m bench.soak [--seconds N]: chat under mixed trouble, every message
 and every change counted.
 
-Two workers share Redis and a database (DATABASE_URL, or a fresh SQLite file)
-on loopback. For the run's length: signed-in members chat in one room, each
+Two workers share Redis and a database of their own, made anew (on
+DATABASE_URL's PostgreSQL server, or a fresh SQLite file), on loopback. For the run's length: signed-in members chat in one room, each
 sender a few actions a second: messages with a client_id (some mentioning
 another member, some replying in a thread, some with a file uploaded over
 HTTP just before), edits and deletions of their own messages, reactions to
@@ -441,7 +441,9 @@ async def flood(url, counts):
 
 
 async def soak(seconds):
-    database = targets.migrated_database("soak")
+    # Its own, made anew: the checks count from the room's first id, and the
+    # files live in this run's folder.
+    database = targets.own_database("soak")
     redis = targets.redis_server().start()
     settings = {
         "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",

@@ -234,6 +234,14 @@ def store(room, author, user, text, client_id, reply_to=None, files=()):
         if earlier is None:
             raise
         return earlier, False
+    except ProtocolError as problem:
+        # A resend of a message with files: the stored one holds them now.
+        earlier = None
+        if problem.error is protocol.UNKNOWN_FILE and client_id:
+            earlier = resent(room, author, client_id)
+        if earlier is None:
+            raise
+        return earlier, False
     if message.seq is None:
         raise refusal(room, user)
     return message, True

@@ -223,3 +223,22 @@ async def test_deleting_the_message_deletes_its_files(workers, people, media):
     assert (await fetch(workers[1], sent["url"], session))[0] == 404
     tombstone = next(m for m in history["messages"] if m["id"] == message["id"])
     assert tombstone["deleted"] and tombstone["files"] == []
+
+
+async def test_a_message_with_files_sent_again_is_answered_as_stored(workers, people):
+    """A resend after a dropped connection names the same uploads, which the
+    stored message holds now: it is answered with that message, once."""
+    name, session = people["ann"]
+    room = unique("resend-")
+    async with chat(workers[0], session=session) as ann:
+        await ann.join(room)
+        sent = await upload(base(workers[0]), session, room, "a.png", png())
+        fields = {"room": room, "text": "once", "files": [sent["id"]]}
+        await ann.send("message", client_id="r1", **fields)
+        stored = await ann.next("message", room=room, text="once")
+    async with chat(workers[1], session=session) as ann:
+        await ann.join(room, since=stored["id"])
+        await ann.send("message", client_id="r1", **fields)
+        again = await ann.next("message", room=room, text="once")
+        await ann.expect_silence("error")
+    assert again == stored
