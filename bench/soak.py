@@ -2,8 +2,9 @@
 and every change counted.
 
 Two workers share Redis and a database of their own, made anew (on
-DATABASE_URL's PostgreSQL server, or a fresh SQLite file), on loopback. For the run's length: signed-in members chat in one room, each
-sender a few actions a second: messages with a client_id (some mentioning
+DATABASE_URL's PostgreSQL server, or a fresh SQLite file), on loopback. For
+the run's length: signed-in members chat in one room, each sender a few
+actions a second: messages with a client_id (some mentioning
 another member, some replying in a thread, some with a file uploaded over
 HTTP just before), edits and deletions of their own messages, reactions to
 anyone's, and searches for their own words; every member marks the room
