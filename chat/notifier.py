@@ -5,8 +5,8 @@ uploads never sent (chat/files.py).
 Every CHAT_NOTIFY_POLL seconds it takes the users with a notification due,
 earliest first. For each, in one transaction, it gathers everything pending
 for them, drops what they have read since (or what was deleted), and marks
-the rest ``sending``; then it sends ``missed_messages`` and one email by
-Django's email API, and marks them ``sent``. An SMTP server that refuses or
+the rest ``sending``; then it sends one email by Django's email API, marks
+them ``sent`` and sends ``missed_messages``. An SMTP server that refuses or
 cannot be reached did not take the email: those rows are pending again, for
 CHAT_NOTIFY_RETRY seconds later. A notifier killed mid-send leaves rows
 ``sending``: after CHAT_NOTIFY_LEASE they become ``unconfirmed`` and are not
@@ -120,12 +120,12 @@ def deliver(user_id):
         .first()
     )
     emailed = wants is not False and bool(user.email)
-    send_logged_sync(missed_messages, user_id=user_id, messages=items, email=emailed)
     claimed = AwayNotification.objects.filter(
         user_id=user_id, state=AwayNotification.SENDING, email_id=email_id
     )
     if not emailed:
         claimed.update(state=AwayNotification.DROPPED)
+        send_logged_sync(missed_messages, user_id=user_id, messages=items, email=False)
         return 0
     try:
         email(user, items, email_id).send()
@@ -137,6 +137,8 @@ def deliver(user_id):
         )
         return 0
     claimed.update(state=AwayNotification.SENT)
+    # Once per batch: a batch tried again is heard of when it goes.
+    send_logged_sync(missed_messages, user_id=user_id, messages=items, email=True)
     return 1
 
 

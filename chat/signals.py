@@ -13,8 +13,10 @@ chat goes on (server/extensions/signals.py's ``send_logged``).
   not read, CHAT_NOTIFY_DELAY after the first; ``messages`` lists them (room,
   id, reason "mention" or "direct", author, text, ts, url), and ``email`` says
   whether an email goes too (the user may have turned it off, or have no
-  address). Sent once per batch, in the notifier's process: a receiver can
-  add web push or another channel.
+  address). Sent once per batch, in the notifier's process, once its email
+  went (a batch the SMTP server refused is heard of when it is sent again)
+  or straight away if none is to go: a receiver can add web push or another
+  channel.
 """
 
 from django.dispatch import Signal
