@@ -163,12 +163,21 @@ def people(everyone, request):
 def heard_of(notifier, rooms):
     """The notifier's missed_messages signals about these rooms (the database
     may hold other tests' notifications, which it sends too)."""
+    if not notifier.signals.exists():
+        return []
     return [
         record
         for record in map(json.loads, notifier.signals.read_text().splitlines())
         if record["signal"] == "missed_messages"
         and {m["room"] for m in record["messages"]} & rooms
     ]
+
+
+async def heard(notifier, rooms, count):
+    """The signals about ``rooms``, once ``count`` have come (each is sent just
+    after its email)."""
+    await wait_until(lambda: len(heard_of(notifier, rooms)) >= count, seconds=20)
+    return heard_of(notifier, rooms)
 
 
 def address(people, role):
@@ -211,9 +220,9 @@ async def test_a_mention_and_direct_messages_to_someone_away_come_in_one_email(
     assert "&lt;b&gt;deck&lt;/b&gt;" in html and "<b>deck</b>" not in html
     assert box.to(address(people, "ann")) == [], "the sender is not notified"
 
-    [heard] = heard_of(notifier, {room, direct})
-    assert heard["email"] is True and len(heard["messages"]) == 2
-    assert {m["reason"] for m in heard["messages"]} == {"mention", "direct"}
+    [signalled] = await heard(notifier, {room, direct}, 1)
+    assert signalled["email"] is True and len(signalled["messages"]) == 2
+    assert {m["reason"] for m in signalled["messages"]} == {"mention", "direct"}
 
 
 async def test_no_email_for_those_connected_who_read_first_or_turned_it_off(
@@ -242,7 +251,7 @@ async def test_no_email_for_those_connected_who_read_first_or_turned_it_off(
     await arrived(box, address(people, "dan"))
     for role in ("ann", "ben", "cat"):
         assert box.to(address(people, role)) == [], role
-    signalled = heard_of(notifier, {room})
+    signalled = await heard(notifier, {room}, 2)
     by_email = {entry["email"] for entry in signalled}
     assert len(signalled) == 2 and by_email == {True, False}, "cat's has no email"
 
