@@ -554,7 +554,9 @@ class Room(Emitter):
         return await self.client.request(kind, room=self.name, **fields)
 
     def _since(self):
-        if not self.last_id:
+        # A room joined before asks for all after what it holds, 0 included:
+        # the newest page alone could pass over a message of ours still unsent.
+        if self.epoch is None:
             return {"room": self.name}
         return {"room": self.name, "since": self.last_id, "epoch": self.epoch}
 

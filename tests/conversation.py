@@ -43,18 +43,26 @@ async def converse(rooms, provoke, at=PER_WRITER // 3):
             text = f"{room.client.user} {n}"
             sends[w].append(asyncio.create_task(room.send(text)))
         await asyncio.sleep(PACE_SECONDS)
-    try:
-        async with asyncio.timeout(CONVERGE_SECONDS):
-            stored = [await asyncio.gather(*tasks) for tasks in sends]
-    except TimeoutError:
-        raise AssertionError(f"not all confirmed: {unconfirmed(rooms)}") from None
-    return [[message["id"] for message in messages] for messages in stored]
+    every = [task for tasks in sends for task in tasks]
+    _, waiting = await asyncio.wait(every, timeout=CONVERGE_SECONDS)
+    if waiting:
+        report = unconfirmed(rooms)
+        for task in waiting:
+            task.cancel()
+        raise AssertionError(f"not all confirmed: {report}")
+    return [[task.result()["id"] for task in tasks] for tasks in sends]
 
 
 def unconfirmed(rooms):
     """What each writer still waits for, and where it stands."""
     return [
-        (room.client.user, room.client.state, room.joined, room.last_id, room.unsent)
+        (
+            room.client.user,
+            room.client.state,
+            room.joined,
+            room.last_id,
+            sorted(fields["text"] for fields in room.unsent.values()),
+        )
         for room in rooms
     ]
 

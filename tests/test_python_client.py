@@ -151,3 +151,57 @@ async def test_a_message_acked_but_never_broadcast_is_fetched_with_history():
                 message = await room.send("hello")
     assert message["id"] == 1
     assert [(r["type"], r["after"]) for r in asked] == [("history", 0)]
+
+
+async def test_a_message_sent_before_any_event_arrived_is_confirmed_after_a_reconnect():
+    """The client had applied nothing of its room when its connection died
+    with a message unanswered; meanwhile others filled the room beyond the
+    newest page. Its rejoin asks for all after 0, which holds the message:
+    the newest page alone would not (the test plays the server)."""
+    joins = []
+    message = {}
+
+    async def server(websocket):
+        async for text in websocket:
+            request = json.loads(text)
+            if request["type"] == "message":
+                message.update(request)
+                websocket.transport.abort()  # stored, then the worker died
+                return
+            if request["type"] != "join":
+                continue
+            joins.append(request)
+            stored = {
+                "type": "message", "room": "lobby", "id": 1, "author": "ann",
+                "text": message.get("text"), "html": "", "ts": "t",
+                "client_id": message.get("client_id"), "edited": False,
+                "deleted": False, "reactions": {}, "reply_to": None,
+                "thread": None, "files": [],
+            }  # fmt: skip
+            newest = [
+                {**stored, "id": n, "author": "bob", "client_id": None} for n in (5, 6)
+            ]
+            if len(joins) == 1:
+                page, last_id = [], 0
+            elif "since" in request:
+                page, last_id = [stored], 6  # after 0: from 1, the rest by history
+            else:
+                page, last_id = newest, 6
+            reply = {
+                "type": "joined", "room": "lobby", "ref": request["client_id"],
+                "members": [], "messages": page, "last_id": last_id, "epoch": "e1",
+                "reset": False, "private": False, "role": None, "muted": False,
+                "read": None, "seen": {},
+            }  # fmt: skip
+            await websocket.send(json.dumps(reply))
+
+    async with websockets.serve(server, "127.0.0.1", 0) as played:
+        port = played.sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/ws/chat/"
+        async with ChatClient(url, user="ann", first_retry=0.05) as client:
+            await client.wait_for(OPEN)
+            room = await client.join("lobby")
+            async with asyncio.timeout(5):
+                confirmed = await room.send("hello")
+    assert confirmed["id"] == 1 and confirmed["text"] == "hello"
+    assert joins[1]["since"] == 0 and joins[1]["epoch"] == "e1"

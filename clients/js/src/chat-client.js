@@ -555,9 +555,10 @@ export class Room extends Emitter {
     return this.client.request(type, { room: this.name, ...fields });
   }
 
-  /** What a join asks for: everything after the last id held, if any. */
+  /** What a join asks for: after a first join, everything after the last id
+   * held, 0 included (the newest page could pass over a message still unsent). */
   _since() {
-    if (!this.lastId) return { room: this.name };
+    if (this.epoch === null) return { room: this.name };
     return { room: this.name, since: this.lastId, epoch: this.epoch };
   }
 

@@ -156,6 +156,24 @@ test("a message acked but never broadcast is fetched with history", async () => 
   client.close();
 });
 
+test("a message sent before any event arrived is confirmed after a reconnect", { timeout: 5000 }, async (t) => {
+  const { client, socket, room } = await inRoom();
+  t.after(() => client.close());
+  const sending = room.send("hello");
+  const sent = socket.last("message");
+  socket.drop(); // stored as 1, then the worker died before its broadcast
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const again = FakeSocket.made[1];
+  again.open();
+  const rejoin = again.last("join");
+  // After 0 the page starts at the message; the newest page (others' 5 and 6) would not hold it.
+  assert.equal(rejoin.since, 0);
+  assert.equal(rejoin.epoch, "e1");
+  const stored = { type: "message", room: "lobby", id: 1, author: "ann", text: "hello", ts: "t", client_id: sent.client_id, edited: false, deleted: false, reactions: {} };
+  again.reply({ ...joinedReply("lobby", rejoin.client_id, 6), messages: [stored] });
+  assert.equal((await sending).id, 1);
+});
+
 test("close 1013 is retried", async () => {
   const { client, socket } = connected();
   socket.drop(1013);
