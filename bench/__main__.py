@@ -100,14 +100,24 @@ class Plan:
 
 
 def baselines():
-    return [targets.stock_channels(), targets.plain_websockets()]
+    """Every other server, measured in the same run as ours: stock Channels
+    on daphne and on granian, webrockets (Rust), and the plain-Python
+    ceilings, websockets and picows on uvloop."""
+    return [
+        targets.stock_channels(),
+        targets.stock_on_granian(),
+        targets.webrockets(),
+        targets.plain_websockets(),
+        targets.picows_echo(),
+    ]
 
 
 async def on_each_server(measure, ours=None):
-    """Run ``measure(server)`` against ours (by default, the plain one) and
-    both baselines, one at a time."""
+    """Run ``measure(server)`` against ours (by default, on daphne and on
+    granian) and every baseline, one at a time."""
     rows = []
-    for target in [*(ours or [targets.ours()]), *baselines()]:
+    ours = ours or [targets.ours(), targets.ours_on_granian()]
+    for target in [*ours, *baselines()]:
         server = target.start()
         try:
             for figures in await measure(server):
@@ -131,7 +141,11 @@ async def measure_echo(plan):
             for connections in plan.echo_connections
         ]
 
-    return await on_each_server(measure, ours=[targets.ours(), *deflate_on_and_off()])
+    return await on_each_server(measure, ours=ours_and_deflate())
+
+
+def ours_and_deflate():
+    return [targets.ours(), targets.ours_on_granian(), *deflate_on_and_off()]
 
 
 def deflate_on_and_off():
@@ -160,7 +174,7 @@ async def measure_memory(plan):
             )
         ]
 
-    return await on_each_server(measure, ours=[targets.ours(), *deflate_on_and_off()])
+    return await on_each_server(measure, ours=ours_and_deflate())
 
 
 # The fan-out setups: (row name, target factory, channel layer).
@@ -175,6 +189,8 @@ FANOUT_SETUPS = {
         targets.stock_channels,
         "pubsub",
     ),
+    "ours-granian": ("ours on granian, inbox layer", targets.ours_on_granian, "inbox"),
+    "webrockets": ("webrockets, Redis broker", targets.webrockets, None),
     "websockets": ("websockets broadcast", targets.websockets_broadcast, None),
 }
 
@@ -246,7 +262,15 @@ async def idle_group_over_two_workers(plan, redis, setup):
 
 async def measure_fanout(
     plan,
-    setups=("ours", "ours-cluster", "stock-core", "stock-pubsub", "websockets"),
+    setups=(
+        "ours",
+        "ours-granian",
+        "ours-cluster",
+        "stock-core",
+        "stock-pubsub",
+        "webrockets",
+        "websockets",
+    ),
 ):
     """Each setup over two workers; ``ours-cluster`` on a Redis Cluster of
     three masters, the rest on one Redis, both pinned to the client's core."""

@@ -3,8 +3,13 @@
 from pathlib import Path
 
 OURS = "ours (1 worker)"
+OURS_ON_GRANIAN = "ours on granian"
 STOCK = "stock Channels on daphne"
 PLAIN = "websockets + uvloop"
+WEBROCKETS = "webrockets"
+# The rows given ratios, and what each is compared with.
+COMPARED = (OURS, OURS_ON_GRANIAN)
+VERSUS = ((STOCK, "stock"), (PLAIN, "websockets"), (WEBROCKETS, "webrockets"))
 
 
 def ratio(ours, other):
@@ -24,18 +29,20 @@ def markdown(headers, lines):
     return "\n".join(out)
 
 
+def versus(rows, row, figure, **key):
+    """``row``'s ``figure`` as a ratio to each baseline's, if it is compared."""
+    others = [matching(rows, name, **key) for name, _ in VERSUS]
+    if row["target"] not in COMPARED:
+        return [""] * len(others)
+    return [ratio(row[figure], other[figure]) if other else "-" for other in others]
+
+
 def echo_table(rows):
     lines = []
     for row in rows:
-        stock = matching(rows, STOCK, connections=row["connections"])
-        plain = matching(rows, PLAIN, connections=row["connections"])
-        versus = ["", "", ""]
-        if row["target"] == OURS and stock and plain:
-            versus = [
-                ratio(row["round_trips_per_s"], stock["round_trips_per_s"]),
-                ratio(row["round_trips_per_s"], plain["round_trips_per_s"]),
-                ratio(row["p99_ms"], stock["p99_ms"]),
-            ]
+        key = {"connections": row["connections"]}
+        stock = matching(rows, STOCK, **key)
+        p99 = ratio(row["p99_ms"], stock["p99_ms"]) if stock else "-"
         lines.append(
             [
                 row["target"],
@@ -43,13 +50,14 @@ def echo_table(rows):
                 f"{row['round_trips_per_s']:,.0f}",
                 f"{row['p50_ms']:.2f}",
                 f"{row['p99_ms']:.2f}",
-                *versus,
+                *versus(rows, row, "round_trips_per_s", **key),
+                p99 if row["target"] in COMPARED else "",
                 f"{row['server_cores']:.0%}",
                 f"{row['client_cpu']:.0%}",
             ]
         )
     headers = ["server", "conns", "round trips/s", "p50 ms", "p99 ms"]
-    headers += ["rt/s vs stock", "rt/s vs websockets", "p99 vs stock"]
+    headers += [f"rt/s vs {label}" for _, label in VERSUS] + ["p99 vs stock"]
     headers += ["server CPU", "client CPU"]
     return markdown(headers, lines)
 
@@ -75,39 +83,38 @@ def where(key):
 
 
 def single_figure_table(rows, figure, label, fmt):
-    stock, plain = matching(rows, STOCK), matching(rows, PLAIN)
     lines = []
     for row in rows:
-        versus = ["", ""]
-        if row["target"] == OURS and stock and plain:
-            versus = [
-                ratio(row[figure], stock[figure]),
-                ratio(row[figure], plain[figure]),
-            ]
         extra = f"{row['client_cpu']:.0%}" if "client_cpu" in row else ""
-        lines.append([row["target"], fmt.format(row[figure]), *versus, extra])
-    return markdown(["server", label, "vs stock", "vs websockets", "client CPU"], lines)
+        line = [row["target"], fmt.format(row[figure])]
+        lines.append([*line, *versus(rows, row, figure), extra])
+    headers = ["server", label, *(f"vs {name}" for _, name in VERSUS)]
+    return markdown([*headers, "client CPU"], lines)
 
 
-# The fan-out row every other is compared with, at the same group size.
-FANOUT_BASELINE = "stock Channels, core layer"
+# The fan-out rows every other is compared with, at the same group size.
+FANOUT_BASELINES = ("stock Channels, core layer", "websockets broadcast")
 
 
 def fanout_table(rows):
     rows = [row for row in rows if not row.get("idle_members")]
-    baseline = {r["members"]: r for r in rows if r["target"] == FANOUT_BASELINE}
     lines = []
     for row in rows:
-        stock = baseline.get(row["members"])
-        versus = (
-            ratio(row["deliveries_per_s"], stock["deliveries_per_s"]) if stock else "-"
-        )
+        compared = [
+            matching(rows, baseline, members=row["members"])
+            for baseline in FANOUT_BASELINES
+        ]
         lines.append(
             [
                 row["target"],
                 row["members"],
                 f"{row['deliveries_per_s']:,.0f}",
-                versus,
+                *(
+                    ratio(row["deliveries_per_s"], other["deliveries_per_s"])
+                    if other
+                    else "-"
+                    for other in compared
+                ),
                 f"{row['p99_ms']:.1f}",
                 f"{row['offered_p50_ms']:.1f}",
                 f"{row['offered_p99_ms']:.1f}",
@@ -119,7 +126,8 @@ def fanout_table(rows):
             ]
         )
     offered = rows[0]["offered_per_s"] if rows else 0
-    headers = ["server", "members", "deliveries/s", "vs stock core", "p99 ms"]
+    headers = ["server", "members", "deliveries/s", "vs stock core"]
+    headers += ["vs websockets.broadcast", "p99 ms"]
     headers += [f"p50 ms at {offered:,.0f}/s", f"p99 ms at {offered:,.0f}/s"]
     headers += ["lost", "duplicates", "workers' cores", "Redis cores", "client CPU"]
     return markdown(headers, lines)

@@ -143,6 +143,54 @@ def stock_channels(cores=(SERVER_CORE,), **settings):
     )
 
 
+def on_granian(application, name, cores=(SERVER_CORE,), **settings):
+    """``application`` on granian (Rust, ASGI), one worker, its default loop."""
+    return Target(
+        name,
+        [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+            application,
+        ],
+        env=environment(**settings),
+        cores=cores,
+    )
+
+
+def ours_on_granian(cores=(SERVER_CORE,), **settings):
+    return on_granian("project.asgi:application", "ours on granian", cores, **settings)
+
+
+def stock_on_granian(cores=(SERVER_CORE,), **settings):
+    return on_granian(
+        "bench.stock_asgi:application", "stock Channels on granian", cores, **settings
+    )
+
+
+def webrockets(cores=(SERVER_CORE,), REDIS_URL="", **settings):
+    """webrockets' echo and group routes; across processes through REDIS_URL."""
+    command = [str(BIN / "python"), "-m", "bench.webrockets_server"]
+    return Target(
+        "webrockets",
+        [*command, "--port", "{port}", "--redis", REDIS_URL],
+        cores=cores,
+    )
+
+
+def picows_echo():
+    return Target(
+        "picows + uvloop",
+        [str(BIN / "python"), "-m", "bench.picows_echo", "--port", "{port}"],
+    )
+
+
 def plain_websockets():
     return Target(
         "websockets + uvloop",

@@ -28,6 +28,17 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     assert set(document["results"]) == modes_offered()
     for mode, rows in document["results"].items():
         assert rows, f"{mode} measured nothing"
+    every_server = {
+        "ours (1 worker)", "ours on granian", "stock Channels on daphne",
+        "stock Channels on granian", "webrockets", "websockets + uvloop",
+        "picows + uvloop",
+    }  # fmt: skip
+    for mode in ("echo", "handshakes", "memory"):
+        measured = {row["target"] for row in document["results"][mode]}
+        assert every_server <= measured, f"{mode}: {every_server - measured}"
+    fanned = {row["target"]: row for row in document["results"]["fanout"]}
+    for name in ("ours on granian, inbox layer", "webrockets, Redis broker"):
+        assert fanned[name]["lost"] == fanned[name]["duplicates"] == 0, name
     ours = [
         row
         for row in document["results"]["fanout"]
@@ -47,7 +58,8 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     (crowd,) = document["results"]["connections"]
     assert crowd["connections"] == 5000 and crowd["dropped_while_idle"] == 0
     assert crowd["closed_1001"] == 5000 and crowd["deliveries_per_s"] > 0
-    assert "rt/s vs stock" in result.stdout
+    assert "rt/s vs stock" in result.stdout and "rt/s vs webrockets" in result.stdout
+    assert "vs websockets.broadcast" in result.stdout
     assert "| ours (1 worker) | 8 |" in result.stdout
     assert "permessage-deflate on vs off, 8 connections: rt/s" in result.stdout
     assert "permessage-deflate on vs off: KB per connection" in result.stdout
