@@ -1,21 +1,27 @@
-"""Many connections on one worker.
+"""Many connections, over as many workers as they need.
 
-``connections``: open N WebSocket connections to one worker, all members of
-one echo group, from several loopback source addresses (127.0.0.2 and up, so
-that the client's ephemeral ports suffice); hold them idle with the server's
-keep-alive pings; measure the worker's memory and CPU while idle; send one
-group message and time it to the last member; then SIGTERM the worker and
-count the 1001 closes. It raises this process's descriptor limit, and so
-the worker's, for N; where the machine will not, it measures as many as fit
-and says so.
+``connections``: open N WebSocket connections, all members of one echo group,
+spread over W workers (N / ``per_worker``, rounded up) behind one Redis, or
+on one worker alone on the process layer. Each worker's share comes from a
+client process of its own, from loopback source addresses of its own
+(127.0.0.2 and up, so that ephemeral ports suffice), since this machine caps
+every process at 20,000 descriptors. They are held idle with the servers'
+keep-alive pings while the workers' memory and CPU are measured; one member
+sends one group message, timed to the last member of all; then the workers
+get SIGTERM and the 1001 closes are counted. Each process's descriptor limit
+is raised for its share; where the machine will not, as many as fit are
+measured, and it says so.
 """
 
 import asyncio
+import math
+import multiprocessing
 import resource
 import signal
 import sys
 import time
 
+import uvloop
 from picows import WSListener, WSMsgType, ws_connect
 
 from bench import load, targets
@@ -111,43 +117,117 @@ def worker_target(count, **settings):
 
 
 async def measure_connections(plan):
-    count = descriptor_budget(plan.crowd)
-    server = worker_target(count).start()
-    crowd = Crowd()
+    workers_needed = math.ceil(plan.crowd / plan.crowd_per_worker)
+    share = descriptor_budget(math.ceil(plan.crowd / workers_needed))
+    count = share * workers_needed
+    redis = targets.redis_server().start() if workers_needed > 1 else None
+    settings = {"REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"} if redis else {}
+    workers = [worker_target(share, **settings).start() for _ in range(workers_needed)]
+    clients = []
     try:
-        url = server.url_for(GROUP_PATH)
-        before = server.memory()
-        pairs, opening = await open_crowd(url, count, crowd)
+        before = sum(worker.memory() for worker in workers)
+        clients = [
+            ClientProcess(worker.url_for(GROUP_PATH), share, number * share)
+            for number, worker in enumerate(workers)
+        ]
+        opening = max(await asyncio.gather(*(c.ask("open") for c in clients)))
         await asyncio.sleep(plan.settle)
-        with load.Clock(watch={"worker": server}) as idle:
+        with load.Clock(watch={"workers": workers}) as idle:
             await asyncio.sleep(plan.crowd_idle)
-        memory = server.memory()
-        dropped = count - crowd.open
-        crowd.expected = count
-        sender, _ = pairs[0]
-        sent_at = time.perf_counter()
-        sender.send(WSMsgType.TEXT, b"to everyone")
-        await asyncio.wait_for(crowd.all_arrived.wait(), plan.crowd_broadcast_wait)
-        broadcast = crowd.arrived[-1] - sent_at
+        memory = sum(worker.memory() for worker in workers)
+        still_open = sum(await asyncio.gather(*(c.ask("count") for c in clients)))
+        sent_at = await clients[0].ask("send")
+        arrivals = await asyncio.gather(
+            *(c.ask("wait", plan.crowd_broadcast_wait) for c in clients)
+        )
+        broadcast = max(arrivals) - sent_at
         closing = time.perf_counter()
-        server.process.send_signal(signal.SIGTERM)
-        await asyncio.gather(*(transport.wait_disconnected() for transport, _ in pairs))
+        for worker in workers:
+            worker.process.send_signal(signal.SIGTERM)
+        closes = await asyncio.gather(*(c.ask("closes") for c in clients))
         closed = time.perf_counter() - closing
     finally:
-        server.stop()
+        for client in clients:
+            client.stop()
+        for server in [*workers, *([redis] if redis else [])]:
+            server.stop()
+    name = f"ours, {len(workers)} worker{'s' if len(workers) > 1 else ''}"
     return [
         {
-            "target": "ours, one worker",
+            "target": name + (", Redis" if redis else ""),
             "connections": count,
+            "workers": len(workers),
             "asked_for": plan.crowd,
             "opened_per_s": count / opening,
-            "dropped_while_idle": dropped,
+            "dropped_while_idle": count - still_open,
             "kb_per_connection": (memory - before) / count / 1024,
-            "idle_worker_cores": idle.cores["worker_cores"],
+            "idle_worker_cores": idle.cores["workers_cores"],
             "idle_seconds": plan.crowd_idle,
             "broadcast_seconds": broadcast,
             "deliveries_per_s": count / broadcast,
-            "closed_1001": crowd.closes.get(1001, 0),
+            "closed_1001": sum(each.get(1001, 0) for each in closes),
             "close_seconds": closed,
         }
     ]
+
+
+class ClientProcess:
+    """One worker's share of the crowd, held by a process of its own: it
+    answers each request of the parent's in turn (see ``hold_share``)."""
+
+    def __init__(self, url, count, first):
+        context = multiprocessing.get_context("spawn")
+        self.pipe, theirs = context.Pipe()
+        self.process = context.Process(
+            target=hold_share, args=(url, count, first, theirs), daemon=True
+        )
+        self.process.start()
+
+    async def ask(self, *request):
+        self.pipe.send(request)
+        answer = await asyncio.to_thread(self.pipe.recv)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def stop(self):
+        self.process.kill()
+        self.process.join(5)
+
+
+def hold_share(url, count, first, pipe):
+    uvloop.run(share_of_the_crowd(url, count, first, pipe))
+
+
+async def share_of_the_crowd(url, count, first, pipe):
+    """Requests, in order: ("open",) opens the share (its seconds); ("count",)
+    how many are open; ("send",) one group message (when, by perf_counter,
+    which is the machine's monotonic clock); ("wait", seconds) until every
+    member has it (when the last did); ("closes",) until all are closed (how
+    many closes of each code)."""
+    descriptor_budget(count)
+    crowd = Crowd()
+    crowd.expected = count
+    pairs = []
+    try:
+        while True:
+            request = await asyncio.to_thread(pipe.recv)
+            kind = request[0]
+            if kind == "open":
+                pairs, seconds = await open_crowd(url, count, crowd, first)
+                pipe.send(seconds)
+            elif kind == "count":
+                pipe.send(crowd.open)
+            elif kind == "send":
+                sent_at = time.perf_counter()
+                pairs[0][0].send(WSMsgType.TEXT, b"to everyone")
+                pipe.send(sent_at)
+            elif kind == "wait":
+                await asyncio.wait_for(crowd.all_arrived.wait(), request[1])
+                pipe.send(crowd.arrived[-1])
+            elif kind == "closes":
+                await asyncio.gather(*(t.wait_disconnected() for t, _ in pairs))
+                pipe.send(crowd.closes)
+                return
+    except Exception as error:
+        pipe.send(error)

@@ -370,6 +370,7 @@ def connections_table(rows):
     lines = [
         [
             f"{row['connections']:,}",
+            row.get("workers", 1),
             f"{row['opened_per_s']:,.0f}",
             f"{row['dropped_while_idle']:.0f}",
             f"{row['kb_per_connection']:.1f}",
@@ -380,8 +381,8 @@ def connections_table(rows):
         ]
         for row in rows
     ]
-    headers = ["connections", "opened/s", "dropped idle", "KB each"]
-    headers += ["worker CPU idle", "broadcast to last, s", "deliveries/s"]
+    headers = ["connections", "workers", "opened/s", "dropped idle", "KB each"]
+    headers += ["workers' CPU idle", "broadcast to last, s", "deliveries/s"]
     headers += ["closed 1001 on SIGTERM"]
     return markdown(headers, lines)
 

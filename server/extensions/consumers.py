@@ -53,8 +53,9 @@ from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import DEFAULT_CHANNEL_LAYER
+from django.conf import settings
 
-from server.transport import counters
+from server.transport import counters, message_limit
 from server.transport import fastlane as transport_fastlane
 
 from . import users
@@ -251,7 +252,7 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
 
     async def websocket_receive(self, message):
         text_data, bytes_data = message.get("text"), message.get("bytes")
-        limit = self.max_message_bytes
+        limit = self.message_limit
         if limit is not None and exceeds(limit, text_data, bytes_data):
             counters.REJECTIONS.labels("message too big").inc()
             await self.close(MESSAGE_TOO_BIG.code, f"message exceeds {limit} bytes")
@@ -270,6 +271,16 @@ class LeanWebsocketConsumer(AsyncWebsocketConsumer):
         """A message over ``rate``: refused. A protocol with error replies
         answers it here; by default the connection is closed with 1008."""
         await self.close(RATE_LIMITED.code, RATE_LIMITED.reason)
+
+    @cached_property
+    def message_limit(self):
+        """The largest message taken: ``max_message_bytes``, and the server's
+        WEBSOCKET_MAX_MESSAGE_SIZE where the server does not declare that its
+        transport enforces it (granian and uvicorn do not)."""
+        limits = [self.max_message_bytes]
+        if message_limit.SCOPE_KEY not in self.scope.get("extensions", {}):
+            limits.append(settings.WEBSOCKET_MAX_MESSAGE_SIZE)
+        return min((limit for limit in limits if limit is not None), default=None)
 
     @cached_property
     def bucket(self):

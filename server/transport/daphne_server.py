@@ -14,8 +14,9 @@ away": reconnect, elsewhere), then waits for the closes, at most
 Applications are reaped as they end, not by a scan (``daphne_reaping.py``).
 
 A WebSocket scope carries the connection as a ``fastlane.FrameWriter`` under
-the ASGI extension ``fastlane.SCOPE_KEY``; an HTTP scope, its response as a
-stream (``response_stream.py``).
+the ASGI extension ``fastlane.SCOPE_KEY``, and declares under
+``message_limit.SCOPE_KEY`` that its transport bounds each message; an HTTP
+scope, its response as a stream (``response_stream.py``).
 
 The one speed mixin in the Server's bases (``speed/daphne_queue.py``) may be
 deleted from them without changing behaviour.
@@ -28,7 +29,7 @@ import time
 from daphne import cli, server, ws_protocol
 from twisted.internet import defer, reactor
 
-from . import fastlane, response_stream
+from . import fastlane, message_limit, response_stream
 from .daphne_reaping import ReapWhenDone
 from .keepalive import KeepAlive
 from .response_stream import ResponseStream
@@ -104,7 +105,9 @@ class Server(ReapWhenDone, QueuePerConnection, server.Server):
 
     def create_application(self, protocol, scope):
         if scope["type"] == "websocket":
-            scope.setdefault("extensions", {})[fastlane.SCOPE_KEY] = protocol
+            extensions = scope.setdefault("extensions", {})
+            extensions[fastlane.SCOPE_KEY] = protocol
+            extensions[message_limit.SCOPE_KEY] = {}
         elif scope["type"] == "http":
             stream = ResponseStream(protocol)
             scope.setdefault("extensions", {})[response_stream.SCOPE_KEY] = stream
