@@ -482,7 +482,7 @@ def table(document):
         ]
     if "connections" in results:
         parts += [
-            "\n## Many connections on one worker",
+            "\n## Many connections, over as many workers as they need",
             connections_table(results["connections"]),
         ]
     if "publish" in results:
