@@ -1,4 +1,4 @@
-"""python -m bench.profile [--target ours|stock]
+"""python -m bench.profile [--target ours|ours-granian|stock]
 [--load echo|handshakes|fanout|chat] [--members N] [--rate N]
 
 Runs one server under py-spy while the benchmark's load generator drives it,
@@ -94,9 +94,16 @@ def chat_database():
     return database
 
 
+TARGETS = {
+    "ours": targets.ours,
+    "ours-granian": targets.ours_on_granian,
+    "stock": targets.stock_channels,
+}
+
+
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("--target", choices=("ours", "stock"), default="ours")
+    parser.add_argument("--target", choices=sorted(TARGETS), default="ours")
     parser.add_argument(
         "--load", choices=("echo", "handshakes", "fanout", "chat"), default="echo"
     )
@@ -107,7 +114,7 @@ def main():
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {targets.CLIENT_CORE})
-    target = targets.ours if args.target == "ours" else targets.stock_channels
+    target = TARGETS[args.target]
     workers, helpers = start(target, args.load)
     collapsed = tempfile.NamedTemporaryFile(suffix=".txt", delete=False).name
     pid = workers[0].processes()[-1].pid
