@@ -29,6 +29,8 @@ from bench import load, targets
 GROUP_PATH = "/ws/echo/crowd/"
 PORTS_PER_SOURCE = 2_000
 CONNECT_CONCURRENCY = 256
+# After SIGTERM, how long a client process waits to see its connections close.
+CLOSE_WAIT_SECONDS = 30
 DESCRIPTORS_SPARE = 1000
 
 
@@ -148,8 +150,11 @@ async def measure_connections(plan):
         closing = time.perf_counter()
         for worker in workers:
             worker.process.send_signal(signal.SIGTERM)
-        closes = await asyncio.gather(*(c.ask("closes") for c in clients))
+        answers = await asyncio.gather(
+            *(c.ask("closes", CLOSE_WAIT_SECONDS) for c in clients)
+        )
         closed = time.perf_counter() - closing
+        closes = [each for each, _ in answers]
     finally:
         for client in clients:
             client.stop()
@@ -171,6 +176,7 @@ async def measure_connections(plan):
             "deliveries_per_s": count / broadcast,
             "closed_1001": sum(each.get(1001, 0) for each in closes),
             "close_seconds": closed,
+            "not_seen_closed": sum(never for _, never in answers),
         }
     ]
 
@@ -230,8 +236,9 @@ async def share_of_the_crowd(url, count, first, pipe):
                 await asyncio.wait_for(crowd.all_arrived.wait(), request[1])
                 pipe.send(crowd.arrived[-1])
             elif kind == "closes":
-                await asyncio.gather(*(t.wait_disconnected() for t, _ in pairs))
-                pipe.send(crowd.closes)
+                waits = [asyncio.ensure_future(t.wait_disconnected()) for t, _ in pairs]
+                _, never = await asyncio.wait(waits, timeout=request[1])
+                pipe.send((crowd.closes, len(never)))
                 return
     except Exception as error:
         pipe.send(error)

@@ -378,12 +378,13 @@ def connections_table(rows):
             f"{row['broadcast_seconds']:.2f}",
             f"{row['deliveries_per_s']:,.0f}",
             f"{row['closed_1001']:,.0f} in {row['close_seconds']:.1f} s",
+            f"{row.get('not_seen_closed', 0):,.0f}",
         ]
         for row in rows
     ]
     headers = ["connections", "workers", "opened/s", "dropped idle", "KB each"]
     headers += ["workers' CPU idle", "broadcast to last, s", "deliveries/s"]
-    headers += ["closed 1001 on SIGTERM"]
+    headers += ["closed 1001 on SIGTERM", "not seen closed"]
     return markdown(headers, lines)
 
 

@@ -58,6 +58,7 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     (crowd,) = document["results"]["connections"]
     assert crowd["connections"] == 5000 and crowd["dropped_while_idle"] == 0
     assert crowd["closed_1001"] == 5000 and crowd["deliveries_per_s"] > 0
+    assert crowd["not_seen_closed"] == 0
     assert "rt/s vs stock" in result.stdout and "rt/s vs webrockets" in result.stdout
     assert "vs websockets.broadcast" in result.stdout
     assert "| ours (1 worker) | 8 |" in result.stdout
