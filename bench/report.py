@@ -528,14 +528,27 @@ def charts(document, out_dir):
     results = document["results"]
     drawn = []
 
-    def bar_chart(name, rows, figure, ylabel, group=None):
-        figure_, axes = pyplot.subplots(figsize=(8, 4))
+    def bar_chart(name, rows, figure, label, group=None):
+        """One horizontal bar a row, grouped by ``group``; ours in orange."""
+        if group:
+            rows = sorted(rows, key=lambda row: row[group])
+        values = [row[figure] for row in rows]
         labels = [
-            row["target"] + (f"\n{group}={row[group]}" if group else "") for row in rows
+            row["target"] + (f", {row[group]} {group}" if group else "") for row in rows
         ]
-        axes.bar(range(len(rows)), [row[figure] for row in rows])
-        axes.set_xticks(range(len(rows)), labels, fontsize=7)
-        axes.set_ylabel(ylabel)
+        figure_, axes = pyplot.subplots(figsize=(8, 1.2 + 0.26 * len(rows)))
+        positions = range(len(rows))
+        colours = [
+            "tab:orange" if row["target"].startswith("ours") else "tab:blue"
+            for row in rows
+        ]
+        axes.barh(positions, values, color=colours)
+        axes.set_yticks(positions, labels, fontsize=7)
+        axes.invert_yaxis()
+        axes.set_xlabel(label)
+        for position, value in zip(positions, values, strict=True):
+            text = f" {value:,.1f}" if value < 100 else f" {value:,.0f}"
+            axes.text(value, position, text, va="center", fontsize=6)
         axes.set_title(f"{name} ({document['machine']})", fontsize=9)
         figure_.tight_layout()
         path = Path(out_dir) / f"{name}.png"
