@@ -607,6 +607,13 @@ class Room(Emitter):
         if reply.get("read") is not None:
             self.read = max(self.read, reply["read"])
         self.online = set(reply["members"])
+        if self.last_id == 0 and not self.items:
+            # Holding nothing, this room starts where the page (or what came
+            # before it) starts. Only here: a live event that overtook an
+            # earlier one (from another worker) waits for it.
+            starts = [event["id"] for event in reply["messages"]] + list(self.waiting)
+            if starts:
+                self.last_id = min(starts) - 1
         self._accept(reply["messages"], reply["last_id"])
         for client_id in list(self.unsent):
             self._send_unsent(client_id)
@@ -671,9 +678,6 @@ class Room(Emitter):
             elif event["id"] not in self.items and event["type"] in LISTED:
                 self._hold(event)
                 older = True
-        if self.last_id == 0 and self.waiting and not self.items:
-            # A first join without since: the newest page starts where it starts.
-            self.last_id = min(self.waiting) - 1
         while self.last_id + 1 in self.waiting:
             self.last_id += 1
             self._apply(self.waiting.pop(self.last_id))

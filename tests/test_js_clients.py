@@ -71,7 +71,7 @@ def test_the_chat_client_is_under_8_kb_minified_and_gzipped():
 
 
 def test_the_client_rules_hold_on_a_connection_the_test_plays_the_server_of():
-    node_test("test/rules.test.mjs", passed=13)
+    node_test("test/rules.test.mjs", passed=14)
 
 
 def test_the_example_and_the_echo_client_work_against_the_service(echo_server):

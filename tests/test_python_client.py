@@ -205,3 +205,44 @@ async def test_a_message_sent_before_any_event_arrived_is_confirmed_after_a_reco
                 confirmed = await room.send("hello")
     assert confirmed["id"] == 1 and confirmed["text"] == "hello"
     assert joins[1]["since"] == 0 and joins[1]["epoch"] == "e1"
+
+
+async def test_events_of_a_new_room_that_arrive_out_of_order_are_all_applied():
+    """Two workers store ids 1 and 2; the member on the second hears its own
+    worker's 2 before Redis brings 1. Both are applied, in order, and the
+    message of ours that is 1 is confirmed (the test plays the server)."""
+
+    async def server(websocket):
+        async for text in websocket:
+            request = json.loads(text)
+            if request["type"] == "join":
+                reply = {
+                    "type": "joined", "room": "lobby", "ref": request["client_id"],
+                    "members": [], "messages": [], "last_id": 0, "epoch": "e1",
+                    "reset": False, "private": False, "role": None, "muted": False,
+                    "read": None, "seen": {},
+                }  # fmt: skip
+                await websocket.send(json.dumps(reply))
+            elif request["type"] == "message":
+                ours = {
+                    "type": "message", "room": "lobby", "id": 1, "author": "ann",
+                    "text": request["text"], "html": "", "ts": "t",
+                    "client_id": request["client_id"], "edited": False,
+                    "deleted": False, "reactions": {}, "reply_to": None,
+                    "thread": None, "files": [],
+                }  # fmt: skip
+                theirs = {**ours, "id": 2, "author": "bob", "client_id": None}
+                for event in (theirs, ours):
+                    await websocket.send(json.dumps(event))
+
+    async with websockets.serve(server, "127.0.0.1", 0) as played:
+        port = played.sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/ws/chat/"
+        async with ChatClient(url, user="ann") as client:
+            await client.wait_for(OPEN)
+            room = await client.join("lobby")
+            applied = []
+            room.on("event", lambda event: applied.append(event["id"]))
+            async with asyncio.timeout(5):
+                confirmed = await room.send("hello")
+    assert confirmed["id"] == 1 and applied == [1, 2]

@@ -584,6 +584,13 @@ export class Room extends Emitter {
     });
     if (reply.read !== null && reply.read > this.read) this.read = reply.read;
     this.online = new Set(reply.members);
+    if (this.lastId === 0 && !this.items.size) {
+      // Holding nothing, this room starts where the page (or what came before
+      // it) starts. Only here: a live event that overtook an earlier one (from
+      // another worker) waits for it.
+      const starts = [...reply.messages.map((event) => event.id), ...this.waiting.keys()];
+      if (starts.length) this.lastId = Math.min(...starts) - 1;
+    }
     this._accept(reply.messages, reply.last_id);
     for (const clientId of this.unsent.keys()) this._sendUnsent(clientId);
     this.emit("joined", reply);
@@ -648,10 +655,6 @@ export class Room extends Emitter {
         this.#hold(event);
         older = true;
       }
-    }
-    if (this.lastId === 0 && this.waiting.size && !this.items.size) {
-      // A first join without since: the newest page starts wherever it starts.
-      this.lastId = Math.min(...this.waiting.keys()) - 1;
     }
     while (this.waiting.has(this.lastId + 1)) {
       const next = this.waiting.get(this.lastId + 1);

@@ -174,6 +174,21 @@ test("a message sent before any event arrived is confirmed after a reconnect", {
   assert.equal((await sending).id, 1);
 });
 
+test("events of a new room that arrive out of order are all applied", { timeout: 5000 }, async (t) => {
+  const { client, socket, room } = await inRoom();
+  t.after(() => client.close());
+  const applied = [];
+  room.on("event", (event) => applied.push(event.id));
+  const sending = room.send("hello");
+  const sent = socket.last("message");
+  const ours = { type: "message", room: "lobby", id: 1, author: "ann", text: "hello", ts: "t", client_id: sent.client_id, edited: false, deleted: false, reactions: {} };
+  // The second worker's 2 comes before Redis brings the first's 1.
+  socket.reply({ ...ours, id: 2, author: "bob", client_id: null });
+  socket.reply(ours);
+  assert.equal((await sending).id, 1);
+  assert.deepEqual(applied, [1, 2]);
+});
+
 test("close 1013 is retried", async () => {
   const { client, socket } = connected();
   socket.drop(1013);
