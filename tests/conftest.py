@@ -13,14 +13,27 @@ from tests.browser import launch
 
 
 def pytest_collection_modifyitems(config, items):
-    """With ONCE_LATER set (scripts/test's first pass, when a PostgreSQL pass
-    follows), tests marked ``once`` are left to that pass."""
-    if not os.environ.get("ONCE_LATER"):
+    """scripts/test's two passes share out the tests marked ``once``: with
+    ONCE_LATER set (the SQLite pass, when a PostgreSQL pass follows) it runs
+    only those also marked ``beside``; with BESIDE_EARLIER set (that
+    PostgreSQL pass) it leaves those to the SQLite pass."""
+    if os.environ.get("ONCE_LATER"):
+        elsewhere = pytest.mark.skip(reason="scripts/test runs it in the PG pass")
+
+        def skipped(item):
+            return item.get_closest_marker("once") and not item.get_closest_marker(
+                "beside"
+            )
+    elif os.environ.get("BESIDE_EARLIER"):
+        elsewhere = pytest.mark.skip(reason="scripts/test runs it in the SQLite pass")
+
+        def skipped(item):
+            return item.get_closest_marker("beside")
+    else:
         return
-    later = pytest.mark.skip(reason="scripts/test runs it in the PostgreSQL pass")
     for item in items:
-        if item.get_closest_marker("once"):
-            item.add_marker(later)
+        if skipped(item):
+            item.add_marker(elsewhere)
 
 
 @pytest.fixture(scope="session")

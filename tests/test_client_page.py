@@ -3,7 +3,12 @@
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 XSS_PROBE = '<img src=x onerror="window.__injected = true">'
 

@@ -13,7 +13,7 @@ import pytest
 from tests import servers
 from tests.chat_client import chat, registered_user
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 OUTPUT_SECONDS = 15
 

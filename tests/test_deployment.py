@@ -21,7 +21,7 @@ from harness.processes import free_ports
 from tests import servers
 from tests.client import connect, http_get, receive
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 COMPOSE_FILE = servers.REPOSITORY / "docker-compose.yml"
 DOCKERFILE = servers.REPOSITORY / "Dockerfile"

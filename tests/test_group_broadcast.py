@@ -9,7 +9,7 @@ import websockets
 
 from tests.client import connect, expect_nothing, receive, wait_until
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 MEMBERS_PER_WORKER = 5
 MESSAGES = 200

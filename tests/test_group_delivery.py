@@ -17,7 +17,7 @@ import websockets
 from tests import servers
 from tests.client import connect, receive, wait_until
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 # Bounded load: the churn runs until the sender is done, at most this long.
 CHURN_SECONDS = 20

@@ -14,7 +14,7 @@ from clients.chat import OPEN, ChatClient
 from harness.event_stream import EventStream, StreamClosed, post, send
 from tests.chat_client import chat
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 STREAM = "/sse/chat/"
 SECONDS = 20

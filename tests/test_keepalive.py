@@ -10,7 +10,7 @@ import websockets
 from tests.client import connect, receive
 from tests.rawsocket import PING, PONG, TEXT, RawWebSocket
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 
 @pytest.fixture(scope="module")

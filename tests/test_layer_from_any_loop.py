@@ -11,7 +11,7 @@ import redis
 
 from tests import servers
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 
 def run(module, *args, redis_url, timeout=60):

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests import servers
 from tests.client import connect, receive, wait_until
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 
 def scrape(server, token=None):

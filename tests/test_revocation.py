@@ -12,7 +12,7 @@ from tests.browser_session import BrowserSession, make_user, manage
 from tests.chat_client import chat
 from tests.client import close_of, connect, receive
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 PASSWORD = "correct horse battery staple"
 # The bound: every socket of the user is closed within this.

@@ -16,7 +16,7 @@ from harness.event_stream import EventStream, send
 from tests import servers
 from tests.client import connect, receive
 
-pytestmark = [pytest.mark.server, pytest.mark.once]
+pytestmark = [pytest.mark.server, pytest.mark.once, pytest.mark.beside]
 
 NGINX_CONF = servers.REPOSITORY / "deploy" / "nginx.conf"
 
