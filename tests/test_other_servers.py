@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from harness.event_stream import EventStream, send
 from tests import servers
 from tests.chat_client import chat
 from tests.client import close_of, connect, expect_nothing, http_get, receive
@@ -104,3 +105,34 @@ def test_the_pages_and_health_checks_answer(pair):
     assert status == 200 and b'id="messages"' in body
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert http_get(pair[1], "/readyz")[0] == 200
+
+
+async def test_the_http_fallback_chats_with_a_websocket_member_on_the_other_process(
+    pair,
+):
+    """The event stream on one process, a WebSocket member on the other; the
+    stream's POST lands on the process that holds it or on the other."""
+    room, name = f"other-sse-{uuid.uuid4().hex[:6]}", f"sse{uuid.uuid4().hex[:6]}"
+    stream = EventStream(pair[0].port, f"/sse/chat/?name={name}")
+    assert await stream.open() == 200
+    assert (await stream.next_event())[0] == "session"
+
+    async def next_of(kind):
+        async with asyncio.timeout(20):
+            while (message := await stream.next_message())["type"] != kind:
+                pass
+            return message
+
+    try:
+        assert await send(pair[0].port, stream, {"type": "join", "room": room}) == 202
+        await next_of("joined")
+        async with chat(pair[1], "ben") as ben:
+            await ben.join(room)
+            await ben.say(room, "from the websocket")
+            assert (await next_of("message"))["text"] == "from the websocket"
+            said = {"type": "message", "room": room, "text": "from http"}
+            assert await send(pair[1].port, stream, said) == 202
+            heard = await ben.next("message", room=room, text="from http")
+            assert heard["author"] == name
+    finally:
+        stream.close()
