@@ -2,7 +2,7 @@
 
 Starts each server as a subprocess pinned to core 0, drives it from this
 process pinned to core 1 (picows on uvloop), and prints a table in which each
-figure of ours is also given as a ratio to the two baselines measured in the
+figure of ours is also given as a ratio to the baselines measured in the
 same run. Each mode runs in rounds (ours, then the baselines, then again), and
 the table gives each figure's median over the rounds, so that a burst of noise
 from a shared machine lands on one round rather than on one server. Raw
@@ -79,7 +79,7 @@ class Plan:
         self.chat_members = 10 if quick else 100
         # Messages a second offered to the chat room for its latency figures.
         self.chat_offered = 200
-        # Connections held by one worker, and how long they idle.
+        # Connections the connections mode opens, and how long they idle.
         self.crowd = 5000 if quick else 100_000
         # What one worker holds of them: this machine caps every process at
         # 20,000 descriptors (the quick run takes two workers, to run the path).
