@@ -144,11 +144,17 @@ async def measure_echo(plan):
             for connections in plan.echo_connections
         ]
 
-    return await on_each_server(measure, ours=ours_and_deflate())
+    return await on_each_server(measure, ours=ours_echoing())
 
 
 def ours_and_deflate():
     return [targets.ours(), targets.ours_on_granian(), *deflate_on_and_off()]
+
+
+def ours_echoing():
+    """Ours as ``ours_and_deflate``, and ours on picows: a ceiling for the echo
+    of a native transport under the same consumer (bench/picows_asgi.py)."""
+    return [*ours_and_deflate(), targets.ours_on_picows()]
 
 
 def deflate_on_and_off():

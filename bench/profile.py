@@ -1,4 +1,4 @@
-"""python -m bench.profile [--target ours|ours-granian|stock]
+"""python -m bench.profile [--target ours|ours-granian|ours-picows|stock]
 [--load echo|handshakes|fanout|chat] [--members N] [--rate N]
 
 Runs one server under py-spy while the benchmark's load generator drives it,
@@ -97,6 +97,7 @@ def chat_database():
 TARGETS = {
     "ours": targets.ours,
     "ours-granian": targets.ours_on_granian,
+    "ours-picows": targets.ours_on_picows,
     "stock": targets.stock_channels,
 }
 

@@ -4,11 +4,12 @@ from pathlib import Path
 
 OURS = "ours (1 worker)"
 OURS_ON_GRANIAN = "ours on granian"
+OURS_ON_PICOWS = "ours on picows (a ceiling)"
 STOCK = "stock Channels on daphne"
 PLAIN = "websockets + uvloop"
 WEBROCKETS = "webrockets"
 # The rows given ratios, and what each is compared with.
-COMPARED = (OURS, OURS_ON_GRANIAN)
+COMPARED = (OURS, OURS_ON_GRANIAN, OURS_ON_PICOWS)
 VERSUS = ((STOCK, "stock"), (PLAIN, "websockets"), (WEBROCKETS, "webrockets"))
 
 

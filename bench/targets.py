@@ -229,3 +229,13 @@ def redis_cluster():
 
 def redis_sentinels():
     return Sentinels(tempfile.mkdtemp(prefix="bench-sentinel-"))
+
+
+def ours_on_picows(cores=(SERVER_CORE,), **settings):
+    """Our WebSocket routes on picows: a ceiling (bench/picows_asgi.py)."""
+    return Target(
+        "ours on picows (a ceiling)",
+        [str(BIN / "python"), "-m", "bench.picows_asgi", "--port", "{port}"],
+        env=environment(**settings),
+        cores=cores,
+    )

@@ -121,12 +121,25 @@ class ServerProcess:
         return total
 
     def stop(self):
+        """SIGTERM, then SIGKILL after STOP_SECONDS; workers the process
+        started and left behind are killed too (a granian worker whose master
+        was killed lives on, holding its port and its core)."""
+        workers = []
         if self.process.poll() is None:
+            try:
+                workers = psutil.Process(self.process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
             self.process.terminate()
             try:
                 self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for worker in workers:
+            try:
+                worker.kill()
+            except psutil.NoSuchProcess:
+                pass
         if self.log_file:
             self.log_file.close()

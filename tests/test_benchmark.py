@@ -36,6 +36,12 @@ def test_quick_benchmark_measures_every_mode_and_prints_ratios(tmp_path):
     for mode in ("echo", "handshakes", "memory"):
         measured = {row["target"] for row in document["results"][mode]}
         assert every_server <= measured, f"{mode}: {every_server - measured}"
+    ceiling = [
+        row
+        for row in document["results"]["echo"]
+        if row["target"] == "ours on picows (a ceiling)"
+    ]
+    assert ceiling and all(row["round_trips_per_s"] > 0 for row in ceiling)
     fanned = {row["target"]: row for row in document["results"]["fanout"]}
     for name in ("ours on granian, inbox layer", "webrockets, Redis broker"):
         assert fanned[name]["lost"] == fanned[name]["duplicates"] == 0, name
