@@ -65,6 +65,7 @@ def test_a_thread_and_a_search_in_the_page(browser, start_daphne, tmp_path):
     expect(thread).to_have_count(3)
     expect(thread.last.locator("strong")).to_have_text("Friday")
     expect(summary).to_contain_text("2 replies")
+    expect(summary).to_contain_text("reader: Thanks, Friday it is")
     expect(listed).to_have_count(2)
     page.screenshot(path=str(tmp_path / "thread.png"))
 

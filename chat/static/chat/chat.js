@@ -362,9 +362,24 @@ function threadSummary(room, message) {
   button.className = "thread-summary";
   const last = latest[latest.length - 1];
   button.append(tag("count", `${replies} ${replies === 1 ? "reply" : "replies"}`));
-  if (last) button.append(tag("latest", `${last.author}: ${last.text}`));
+  if (last) button.append(tag("latest", `${last.author}: ${plainText(last.text)}`));
   button.onclick = () => openThread(room, message.id);
   return button;
+}
+
+// A reply's Markdown source as one line of plain text, for its thread's
+// summary: the summary carries the source only, and shows no formatting.
+function plainText(source) {
+  return source
+    .replace(/\[([^\]\n]+)\]\([^)\s]+\)/g, "$1")
+    .replace(/`([^`\n]+)`/g, "$1")
+    .replace(/(\*\*|~~)(?=\S)(.+?)(?<=\S)\1/g, "$2")
+    .replace(/(^|\W)__(?=\S)(.+?)(?<=\S)__(?!\w)/g, "$1$2")
+    .replace(/\*(?=\S)(.+?)(?<=\S)\*/g, "$1")
+    .replace(/(^|\W)_(?=\S)(.+?)(?<=\S)_(?!\w)/g, "$1$2")
+    .replace(/^\s*(?:>|#{1,6}|[-*+]|\d+\.)\s+/gm, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 function tag(className, text) {
