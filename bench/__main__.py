@@ -33,6 +33,7 @@ from bench.publish import measure_publish
 from bench.search import measure_search
 from bench.storm import measure_storm
 from bench.unread import measure_unread
+from harness.processes import free_ports
 from harness.rounds import medians
 
 MODES = (
@@ -199,6 +200,11 @@ FANOUT_SETUPS = {
         "pubsub",
     ),
     "ours-granian": ("ours on granian, inbox layer", targets.ours_on_granian, "inbox"),
+    "ours-picows": (
+        "ours on picows (a ceiling), inbox layer",
+        targets.ours_on_picows,
+        "inbox",
+    ),
     "webrockets": ("webrockets, Redis broker", targets.webrockets, None),
     "websockets": ("websockets broadcast", targets.websockets_broadcast, None),
 }
@@ -208,14 +214,19 @@ def two_workers(setup, redis_url):
     """Two single-worker servers of ``setup``, one per core, sharing Redis."""
     _, target, layer = FANOUT_SETUPS[setup]
 
-    def start(core):
+    def start(core, port):
         return target(
             cores=(core,), REDIS_URL=redis_url, REDIS_CHANNEL_LAYER=layer
-        ).start()
+        ).start(port)
 
-    # Started side by side: each takes a second to import Django.
+    # Started side by side: each takes a second to import Django. Their ports
+    # are chosen together: chosen apart, both may get the same one, and the
+    # second to bind fails while its start sees the first one listening.
     with ThreadPoolExecutor(2) as pool:
-        starting = [pool.submit(start, core) for core in (0, 1)]
+        starting = [
+            pool.submit(start, core, port)
+            for core, port in zip((0, 1), free_ports(2), strict=True)
+        ]
     failed = [future.exception() for future in starting if future.exception()]
     if failed:
         for future in starting:
@@ -274,6 +285,7 @@ async def measure_fanout(
     setups=(
         "ours",
         "ours-granian",
+        "ours-picows",
         "ours-cluster",
         "stock-core",
         "stock-pubsub",

@@ -11,6 +11,10 @@ disagree, so that the figure is an upper bound:
   subprotocol, and the application's own accept or refusal comes after it;
 - a message is one frame: the load sends nothing fragmented;
 - there is no HTTP, no limit of our transport's and no backpressure.
+
+It offers the fast lane (server/transport/fastlane.py) as our daphne does:
+a group message is encoded once per worker and written by picows to each
+member.
 """
 
 import argparse
@@ -20,10 +24,12 @@ from collections import deque
 import uvloop
 from picows import WSCloseCode, WSListener, WSMsgType, ws_create_server
 
+from server.transport import fastlane
+
 TEXT, BINARY, CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE
 
 
-def websocket_scope(request, transport):
+def websocket_scope(request, transport, connection):
     target = request.path
     path, _, query = target.partition(b"?")
     peer = transport.underlying_transport.get_extra_info("peername")
@@ -46,7 +52,7 @@ def websocket_scope(request, transport):
         "client": peer[:2],
         "server": host[:2],
         "subprotocols": [part.strip() for part in offered.split(",") if part.strip()],
-        "extensions": {},
+        "extensions": {fastlane.SCOPE_KEY: connection},
     }
 
 
@@ -63,7 +69,7 @@ class Connection(WSListener):
 
     def on_ws_connected(self, transport):
         self.transport = transport
-        scope = websocket_scope(self.request, transport)
+        scope = websocket_scope(self.request, transport, self)
         self.put({"type": "websocket.connect"})
         self.task = asyncio.get_running_loop().create_task(
             self.application(scope, self.receive, self.send)
@@ -97,6 +103,19 @@ class Connection(WSListener):
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
         return self.events.popleft()
+
+    @staticmethod
+    def prepare_frame(content):
+        if isinstance(content, str):
+            return TEXT, content.encode()
+        return BINARY, content
+
+    def send_prepared(self, frame):
+        transport = self.transport
+        if transport.is_close_frame_sent or transport.is_disconnected:
+            return False
+        transport.send(*frame)
+        return True
 
     async def send(self, message):
         kind = message["type"]
