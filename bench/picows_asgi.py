@@ -17,13 +17,12 @@ a group message is encoded once per worker and written by picows to each
 member.
 """
 
-import argparse
 import asyncio
 from collections import deque
 
-import uvloop
-from picows import WSCloseCode, WSListener, WSMsgType, ws_create_server
+from picows import WSCloseCode, WSListener, WSMsgType
 
+from bench.picows_server import serve_forever
 from server.transport import fastlane
 
 TEXT, BINARY, CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE
@@ -132,18 +131,7 @@ class Connection(WSListener):
             self.transport.disconnect()
 
 
-async def serve(port):
+if __name__ == "__main__":
     from project.asgi import application
 
-    def listener(request):
-        return Connection(application, request)
-
-    server = await ws_create_server(listener, "127.0.0.1", port)
-    async with server:
-        await server.serve_forever()
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    uvloop.run(serve(parser.parse_args().port))
+    serve_forever(lambda request: Connection(application, request))

@@ -4,10 +4,9 @@ Each text or binary frame goes back as it came; picows answers pings itself.
 Messages of more than one frame are not reassembled: the load sends single
 frames. What a server with nothing of its own on top can do."""
 
-import argparse
+from picows import WSListener, WSMsgType
 
-import uvloop
-from picows import WSListener, WSMsgType, ws_create_server
+from bench.picows_server import serve_forever
 
 ECHOED = (WSMsgType.TEXT, WSMsgType.BINARY)
 
@@ -21,13 +20,5 @@ class Echo(WSListener):
             transport.disconnect()
 
 
-async def main(port):
-    server = await ws_create_server(lambda request: Echo(), "127.0.0.1", port)
-    async with server:
-        await server.serve_forever()
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    uvloop.run(main(parser.parse_args().port))
+    serve_forever(lambda request: Echo())
