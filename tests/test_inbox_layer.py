@@ -162,3 +162,38 @@ async def test_unreachable_redis_fails_every_local_channel(logs_dir):
         await receive(process, channel, seconds=10)
     with pytest.raises(ChannelLayerUnavailable):
         await process.group_send("doomed", {"type": "m"})
+
+
+async def test_stopping_ends_every_reader_even_if_the_client_swallows_the_cancel(
+    fresh_redis, monkeypatch
+):
+    # redis-py may turn a cancellation into an error of its own and leave the
+    # task not cancelling (an expiring timeout of its own uncancels it): a
+    # reader that counted on the cancel looped for good, and the event loop's
+    # shutdown waited for it (a hang seen in CI, at a test's teardown).
+    from server.extensions import redis_connections
+
+    waiting = set()
+
+    async def pop_swallowing_the_cancel(client, key, block_seconds, count):
+        waiting.add(asyncio.current_task())
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()
+            raise redis.ConnectionError("Connection closed by server.") from None
+
+    process = layer(fresh_redis)
+    await process.new_channel()
+    receiving = asyncio.create_task(process.receive("jobs"))
+    await wait_until(lambda: "jobs" in process._named_readers)
+    monkeypatch.setattr(redis_connections, "pop_batch", pop_swallowing_the_cancel)
+    tasks = [*process._tasks, *process._named_readers.values()]
+    # Each reader (one an inbox partition, and the named channel's) comes to
+    # the client that swallows cancels at its next read.
+    readers = len(process.partitions) + 1
+    await wait_until(lambda: len(waiting) == readers, process.block_seconds * 3)
+    receiving.cancel()
+    await process.close_pools()
+    done, pending = await asyncio.wait(tasks, timeout=5)
+    assert pending == set()

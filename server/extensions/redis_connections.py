@@ -183,14 +183,17 @@ def host_index(name, hosts):
     return int((binascii.crc32(value) & 0xFFF) / (4096 / hosts))
 
 
-def heartbeat(ttl, beat):
-    """A task that awaits ``beat()`` every third of ``ttl`` seconds, for good:
-    what was renewed at the last beat outlives the one before by the TTL, so
-    one missed beat loses nothing. ``beat`` handles its own failures."""
+def heartbeat(ttl, beat, running=lambda: True):
+    """A task that awaits ``beat()`` every third of ``ttl`` seconds while
+    ``running()``: what was renewed at the last beat outlives the one before by
+    the TTL, so one missed beat loses nothing. ``beat`` handles its own
+    failures, a cancellation that redis-py turned into one of them included,
+    so that ``running`` is what ends it for sure."""
 
     async def beating():
-        while True:
+        while running():
             await asyncio.sleep(ttl / 3)
-            await beat()
+            if running():
+                await beat()
 
     return asyncio.get_running_loop().create_task(beating())

@@ -379,13 +379,19 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             raise RuntimeError(RECEIVING_RULE)
         self._stop()
         self._loop = loop
+        self._session = object()  # what this loop's tasks run for; _stop ends it
         self._counter = itertools.count()
         self.local = LocalChannels(self.get_capacity)
         self._membership = asyncio.Lock()
         self._clients = [host.client for host in self._clients_here()]
         self._named_readers = {}
         self._answering = set()  # partitions whose readers answered in an outage
-        self._tasks = [redis_connections.heartbeat(self.membership_ttl, self._beat)]
+        session = self._session
+        self._tasks = [
+            redis_connections.heartbeat(
+                self.membership_ttl, self._beat, lambda: self._session is session
+            )
+        ]
         self._new_identity()
 
     def _new_identity(self):
@@ -404,19 +410,24 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             # will never run again either.
             with contextlib.suppress(RuntimeError):
                 task.cancel()
-        self._loop = None
+        self._loop = self._session = None
 
     # The process's own tasks.
 
     async def _read(self, key, channel, index):
         """Move messages from a Redis list in partition ``index`` into local
-        queues, for good.
+        queues, until the layer stops receiving.
 
         ``channel`` is None for this process's inbox, whose messages say which
         channel or group they are for; else the named channel the list holds.
         """
         client = self._clients[self.partitions[index].host]
-        while channel is not None or key == self._inbox(self.worker, index):
+        session = self._session
+        # The loop ends at _stop even if the cancel never arrives: redis-py may
+        # turn it into an error of its own and uncancel the task.
+        while self._session is session and (
+            channel is not None or key == self._inbox(self.worker, index)
+        ):
             try:
                 await redis_connections.ready(client)
                 if self.outage.down:
@@ -428,9 +439,10 @@ class RedisInboxChannelLayer(BaseChannelLayer):
                 )
             except Exception as error:
                 if asyncio.current_task().cancelling():
-                    # Stopped mid-read: redis-py may turn the cancellation
-                    # into an error of its own, and this loop must end.
                     raise
+                if self._session is not session:
+                    # Stopped mid-read, the cancel turned into this error.
+                    return
                 # Whatever failed, this read cannot vouch for the messages;
                 # the reader must outlive it, or the process hears nothing.
                 if not isinstance(error, REDIS_ERRORS):
