@@ -47,6 +47,23 @@ const opened = (client) => new Promise((resolve) => {
   const stop = client.on("state", ({ state }) => state === OPEN && (stop(), resolve()));
 });
 
+// Resolves once the client has made `count` sockets: a retry's timer fires
+// when the event loop gets to it, later on a loaded machine.
+function made(count, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const poll = setInterval(() => {
+      if (FakeSocket.made.length >= count) {
+        clearInterval(poll);
+        resolve(FakeSocket.made[count - 1]);
+      } else if (Date.now() > deadline) {
+        clearInterval(poll);
+        reject(new Error(`${FakeSocket.made.length} sockets made in ${ms} ms, not ${count}`));
+      }
+    }, 1);
+  });
+}
+
 test("a request with no answer rejects with timeout", async () => {
   const { client } = connected({ requestTimeout: 20 });
   await assert.rejects(client.request("rooms"), (error) => error instanceof ChatError && error.code === "timeout");
@@ -69,8 +86,7 @@ test("a drop rejects requests but keeps a message, sent again once rejoined", as
   socket.drop();
   await assert.rejects(reacting, (error) => error.code === "disconnected");
   assert.equal(client.state, RETRYING);
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  const again = FakeSocket.made[1];
+  const again = await made(2);
   again.open();
   const rejoin = again.last("join");
   assert.equal(rejoin.room, "lobby");
@@ -162,8 +178,7 @@ test("a message sent before any event arrived is confirmed after a reconnect", {
   const sending = room.send("hello");
   const sent = socket.last("message");
   socket.drop(); // stored as 1, then the worker died before its broadcast
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  const again = FakeSocket.made[1];
+  const again = await made(2);
   again.open();
   const rejoin = again.last("join");
   // After 0 the page starts at the message; the newest page (others' 5 and 6) would not hold it.
@@ -207,9 +222,8 @@ test("after WebSockets fail to open twice, the fallback transport", async () => 
   });
   const open = opened(client);
   client.connect();
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  const transport = await made(1);
   assert.equal(FakeSocket.made.length, 1, "two WebSockets refused, then one fallback");
-  const transport = FakeSocket.made[0];
   assert.ok(transport instanceof Fallback);
   transport.open();
   await open;
@@ -220,8 +234,7 @@ test("after WebSockets fail to open twice, the fallback transport", async () => 
 test("a rejoin refused for now is asked again on the same connection", async () => {
   const { client, socket } = await inRoom();
   socket.drop();
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  const again = FakeSocket.made[1];
+  const again = await made(2);
   again.open();
   const first = again.last("join");
   again.reply({ type: "error", code: "unavailable", detail: "the database is away", ref: first.client_id });
