@@ -66,6 +66,10 @@ class Plan:
         # before round trips, and before and after idle connections open.
         self.warmup = 0.1 if quick else 1.0
         self.settle = 0.3 if quick else 2.0
+        # Whether handshakes, memory and fan-out measure every server: a quick
+        # run starts each only in the echo (the other modes put the same load
+        # on every server, and each start costs one to two seconds).
+        self.every_server = not quick
         self.echo_connections = (8,) if quick else (1, 32, 256)
         self.handshake_concurrency = 4 if quick else 16
         self.idle_connections = 100 if quick else 5000
@@ -116,12 +120,13 @@ def baselines():
     ]
 
 
-async def on_each_server(measure, ours=None):
+async def on_each_server(measure, ours=None, others=None):
     """Run ``measure(server)`` against ours (by default, on daphne and on
-    granian) and every baseline, one at a time."""
+    granian) and the others (by default, every baseline), one at a time."""
     rows = []
     ours = ours or [targets.ours(), targets.ours_on_granian()]
-    for target in [*ours, *baselines()]:
+    others = baselines() if others is None else others
+    for target in [*ours, *others]:
         server = target.start()
         try:
             for figures in await measure(server):
@@ -168,7 +173,11 @@ async def measure_handshakes(plan):
             await load.handshakes(server.url, plan.handshake_concurrency, plan.seconds)
         ]
 
-    return await on_each_server(measure)
+    if plan.every_server:
+        return await on_each_server(measure)
+    return await on_each_server(
+        measure, ours=[targets.ours()], others=[targets.plain_websockets()]
+    )
 
 
 async def measure_memory(plan):
@@ -184,7 +193,13 @@ async def measure_memory(plan):
             )
         ]
 
-    return await on_each_server(measure, ours=ours_and_deflate())
+    if plan.every_server:
+        return await on_each_server(measure, ours=ours_and_deflate())
+    return await on_each_server(
+        measure,
+        ours=[targets.ours(), *deflate_on_and_off()],
+        others=[targets.plain_websockets()],
+    )
 
 
 # The fan-out setups: (row name, target factory, channel layer).
@@ -280,25 +295,27 @@ async def idle_group_over_two_workers(plan, redis, setup):
             worker.stop()
 
 
-async def measure_fanout(
-    plan,
-    setups=(
-        "ours",
-        "ours-granian",
-        "ours-picows",
-        "ours-cluster",
-        "stock-core",
-        "stock-pubsub",
-        "webrockets",
-        "websockets",
-    ),
-):
+# The fan-out mode's setups, in the order measured; a quick run keeps to one
+# Redis (the cluster's fan-out is the suite's, tests/test_redis_cluster.py, and
+# the full run's) and to the setups whose rows its test reads.
+FANOUT_EVERY = (
+    "ours",
+    "ours-granian",
+    "ours-picows",
+    "ours-cluster",
+    "stock-core",
+    "stock-pubsub",
+    "webrockets",
+    "websockets",
+)
+FANOUT_QUICK = ("ours", "ours-granian", "webrockets", "websockets")
+
+
+async def measure_fanout(plan, setups=None):
     """Each setup over two workers; ``ours-cluster`` on a Redis Cluster of
     three masters, the rest on one Redis, both pinned to the client's core."""
-    if plan.quick:
-        # A quick run keeps to one Redis; the cluster's fan-out is the suite's
-        # (tests/test_redis_cluster.py) and the full run's.
-        setups = tuple(setup for setup in setups if setup != "ours-cluster")
+    if setups is None:
+        setups = FANOUT_EVERY if plan.every_server else FANOUT_QUICK
     server = targets.redis_server().start()
     single = RedisUnderTest(f"redis://127.0.0.1:{server.port}/0", server)
     cluster = None

@@ -10,7 +10,12 @@ from playwright.sync_api import expect
 from tests import servers
 from tests.chat_client import chat
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 
 @pytest.fixture

@@ -13,7 +13,12 @@ from playwright.sync_api import expect
 
 from tests.chat_client import registered_users, unique
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,12 @@ from playwright.sync_api import expect
 from clients.chat import OPEN, ChatClient
 from tests.test_formatting import HOSTILE
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 FORMATTED = "**bold**, _italics_, `code`, a [link](https://example.com) and @reader"
 

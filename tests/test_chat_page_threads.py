@@ -13,7 +13,12 @@ from playwright.sync_api import expect
 
 from clients.chat import OPEN, ChatClient
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 
 def as_mallory(server, work):

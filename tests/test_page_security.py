@@ -7,7 +7,12 @@ from playwright.sync_api import expect
 
 from tests.client import http_get
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 PAGES = ["/", "/chat/", "/accounts/login/", "/admin/login/"]
 

@@ -12,7 +12,12 @@ from playwright.sync_api import expect
 from tests import servers
 from tests.browser_session import make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.once]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.once,
+    pytest.mark.beside,
+]
 
 PASSWORD = "a long enough password"
 # The page's first reconnection comes within this (chat.js's backoff: 250 to
