@@ -181,6 +181,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
         self.block_seconds = block_seconds
         self.outage = Outage("Redis channel layer")
         self._loop = None  # the receiving loop
+        self._session = None  # the receiving loop's tasks run while it is current
         self._publisher = Publisher(f"channel layer publisher ({prefix})")
         self._per_loop = weakref.WeakKeyDictionary()  # loop -> [HostClient]
 
@@ -379,7 +380,7 @@ class RedisInboxChannelLayer(BaseChannelLayer):
             raise RuntimeError(RECEIVING_RULE)
         self._stop()
         self._loop = loop
-        self._session = object()  # what this loop's tasks run for; _stop ends it
+        self._session = object()
         self._counter = itertools.count()
         self.local = LocalChannels(self.get_capacity)
         self._membership = asyncio.Lock()
