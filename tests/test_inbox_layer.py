@@ -175,24 +175,33 @@ async def test_stopping_ends_every_reader_even_if_the_client_swallows_the_cancel
 
     waiting = set()
 
-    async def pop_swallowing_the_cancel(client, key, block_seconds, count):
+    async def swallowing_the_cancel(error):
         waiting.add(asyncio.current_task())
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()
-            raise redis.ConnectionError("Connection closed by server.") from None
+            raise error from None
 
-    process = layer(fresh_redis)
+    async def pop_swallowing_the_cancel(client, key, block_seconds, count):
+        await swallowing_the_cancel(redis.ConnectionError("Connection closed"))
+
+    async def join_swallowing_the_cancel(groups, member, lifetime):
+        await swallowing_the_cancel(ChannelLayerUnavailable("Connection closed"))
+
+    # A heartbeat every 0.1 s, so that it too is soon in the swallowing client.
+    process = layer(fresh_redis, membership_ttl=0.3)
+    monkeypatch.setattr(process, "_join", join_swallowing_the_cancel)
     await process.new_channel()
     receiving = asyncio.create_task(process.receive("jobs"))
     await wait_until(lambda: "jobs" in process._named_readers)
     monkeypatch.setattr(redis_connections, "pop_batch", pop_swallowing_the_cancel)
     tasks = [*process._tasks, *process._named_readers.values()]
     # Each reader (one an inbox partition, and the named channel's) comes to
-    # the client that swallows cancels at its next read.
+    # the client that swallows cancels at its next read, the heartbeat at its
+    # next beat.
     readers = len(process.partitions) + 1
-    await wait_until(lambda: len(waiting) == readers, process.block_seconds * 3)
+    await wait_until(lambda: len(waiting) == readers + 1, process.block_seconds * 3)
     receiving.cancel()
     await process.close_pools()
     done, pending = await asyncio.wait(tasks, timeout=5)
